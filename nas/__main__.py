@@ -1,0 +1,7 @@
+"""``python -m nas``."""
+
+import sys
+
+from nas.cli import main
+
+sys.exit(main())
