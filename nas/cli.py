@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Any, NoReturn
 
 from search_spaces import (
     ArchitectureError,
@@ -22,7 +23,7 @@ from search_spaces import (
     to_timm,
 )
 
-__all__ = ["main", "UsageError"]
+__all__ = ["UsageError", "main"]
 
 
 class UsageError(Exception):
@@ -87,8 +88,14 @@ def _row_fields(row: StageCost) -> dict[str, Any]:
     stage = row.stage
     if stage is None:  # stem: 3x3 conv, stride 2; head: 1x1 conv then the classifier
         is_stem = row.name == "stem"
-        block, repeats, kernel, stride, expand, se = ("conv3x3" if is_stem else "conv1x1+fc"), 1, (
-            3 if is_stem else 1), (2 if is_stem else 1), None, None
+        block, repeats, kernel, stride, expand, se = (
+            ("conv3x3" if is_stem else "conv1x1+fc"),
+            1,
+            (3 if is_stem else 1),
+            (2 if is_stem else 1),
+            None,
+            None,
+        )
     else:
         block, repeats, kernel = stage.block, stage.repeats, stage.kernel
         stride, expand, se = stage.stride, stage.expand, stage.se
@@ -126,7 +133,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     print(f"{arch.name}: {resolution} px, {args.num_classes} classes, activation {arch.activation}")
     keys = ("name", "block", "repeats", "kernel", "stride", "expand", "channels", "se", "out_resolution")
-    table = [("stage", "block", "repeats", "kernel", "stride", "expand", "channels", "se", "out_res", "params", "FLOPs")]
+    table: list[tuple[str, ...]] = [("stage", *keys[1:-1], "out_res", "params", "FLOPs")]
     for r in rows:
         f = _row_fields(r)
         f["se"] = f["se"] or None  # no SE prints as "-"
@@ -134,7 +141,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         table.append((*cells, f"{r.params:,}", f"{r.flops:,}"))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
-        print("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+        print(
+            "  ".join(
+                cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     print(f"total  params {params:,} ({_fmt_count(params)})  FLOPs {flops:,} ({_fmt_count(flops)} multiply-adds)")
     if fv is not None:
         verdict = "equal" if fv.flops == flops else f"DIFFERENT by {fv.flops - flops:+,}"

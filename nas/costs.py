@@ -7,16 +7,20 @@ pooling, upsampling, norms) is switched off, so the two counts must agree exactl
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 
 import torch
-from fvcore.nn import FlopCountAnalysis
-from fvcore.nn.jit_handles import addmm_flop_jit, conv_flop_jit, linear_flop_jit, matmul_flop_jit
+
+with warnings.catch_warnings():  # fvcore scripts a loss with torch.jit at import, now deprecated
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from fvcore.nn import FlopCountAnalysis
+    from fvcore.nn.jit_handles import addmm_flop_jit, conv_flop_jit, linear_flop_jit, matmul_flop_jit
 
 from search_spaces import Architecture, build_model
 
-__all__ = ["FvcoreCount", "fvcore_flops"]
+__all__ = ["FvcoreCount", "fvcore_flops", "fvcore_model_flops"]
 
 _COUNTED = {
     "aten::_convolution": conv_flop_jit,
@@ -47,14 +51,21 @@ class FvcoreCount:
 def fvcore_flops(
     arch: Architecture, *, resolution: int | None = None, num_classes: int = 1000, in_channels: int = 3
 ) -> FvcoreCount:
-    """Trace the built model once at ``resolution`` and count conv and linear MACs with fvcore."""
-    size = arch.resolution if resolution is None else resolution
-    model = build_model(arch, num_classes=num_classes, in_channels=in_channels).eval()
-    analysis = FlopCountAnalysis(model, torch.zeros(1, in_channels, size, size))
+    """Build ``arch`` and count its conv and linear MACs with fvcore at ``resolution``."""
+    model = build_model(arch, num_classes=num_classes, in_channels=in_channels)
+    return fvcore_model_flops(model, resolution=arch.resolution if resolution is None else resolution)
+
+
+def fvcore_model_flops(model: torch.nn.Module, *, resolution: int, in_channels: int = 3) -> FvcoreCount:
+    """Trace ``model`` once on one ``resolution`` x ``resolution`` image and count with fvcore."""
+    model.eval()
+    analysis = FlopCountAnalysis(model, torch.zeros(1, in_channels, resolution, resolution))
     analysis.clear_op_handles().set_op_handle(**_COUNTED)
     analysis.unsupported_ops_warnings(False)
     analysis.uncalled_modules_warnings(False)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # fvcore traces with torch.jit, which recent torch marks as deprecated.
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
         total = int(analysis.total())
     unsupported: Counter[str] = analysis.unsupported_ops()
     unexpected = {op: n for op, n in unsupported.items() if op not in _IGNORED}

@@ -7,9 +7,9 @@ from .rounding import V1_ROUND_LIMIT, V2_ROUND_LIMIT, round_filters, round_repea
 
 __all__ = [
     "EFFICIENTNET_TABLE",
-    "Coefficients",
     "V1_ROUND_LIMIT",
     "V2_ROUND_LIMIT",
+    "Coefficients",
     "efficientnet_family",
     "round_filters",
     "round_repeats",

@@ -9,7 +9,7 @@ from search_spaces import Architecture, Head, Stem
 
 from .rounding import V1_ROUND_LIMIT, round_filters, round_repeats
 
-__all__ = ["Coefficients", "EFFICIENTNET_TABLE", "scale", "efficientnet_family"]
+__all__ = ["EFFICIENTNET_TABLE", "Coefficients", "efficientnet_family", "scale"]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["round_filters", "round_repeats", "V1_ROUND_LIMIT", "V2_ROUND_LIMIT"]
+__all__ = ["V1_ROUND_LIMIT", "V2_ROUND_LIMIT", "round_filters", "round_repeats"]
 
 V1_ROUND_LIMIT = 0.9
 """EfficientNet (TPU ``round_filters``, torchvision ``_make_divisible``): never round down >10%."""
@@ -13,9 +13,7 @@ V2_ROUND_LIMIT = 0.0
 """EfficientNetV2 drops the 10% rule (AML ``round_filters``; timm ``round_limit=0.``)."""
 
 
-def round_filters(
-    channels: int, width: float, *, divisor: int = 8, round_limit: float = V1_ROUND_LIMIT
-) -> int:
+def round_filters(channels: int, width: float, *, divisor: int = 8, round_limit: float = V1_ROUND_LIMIT) -> int:
     """Scale ``channels`` by ``width`` and round to the nearest multiple of ``divisor``.
 
     TPU ``efficientnet_model.round_filters``: ``max(divisor, int(f + divisor/2) // divisor *

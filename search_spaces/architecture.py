@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
-    "FORMAT",
-    "BLOCKS",
     "ACTIVATIONS",
-    "ArchitectureError",
-    "Stem",
-    "Stage",
-    "Head",
+    "BLOCKS",
+    "FORMAT",
     "Architecture",
+    "ArchitectureError",
+    "Head",
+    "Stage",
+    "Stem",
     "architecture_from_dict",
     "architecture_to_dict",
     "dumps_architecture",
@@ -289,4 +290,3 @@ def save_architecture(
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
     return path
-

@@ -13,10 +13,10 @@ from torch import nn
 __all__ = [
     "BNSettings",
     "ConvBNAct",
-    "SqueezeExcite",
     "DropPath",
-    "MBConv",
     "FusedMBConv",
+    "MBConv",
+    "SqueezeExcite",
     "activation_layer",
     "se_channels",
 ]
@@ -121,9 +121,7 @@ class MBConv(nn.Module):
     ) -> None:
         super().__init__()
         mid = in_channels * expand
-        self.expand_conv = (
-            ConvBNAct(in_channels, mid, kernel=1, bn=bn, activation=activation) if expand != 1 else None
-        )
+        self.expand_conv = ConvBNAct(in_channels, mid, kernel=1, bn=bn, activation=activation) if expand != 1 else None
         self.depthwise = ConvBNAct(mid, mid, kernel=kernel, stride=stride, groups=mid, bn=bn, activation=activation)
         self.se = SqueezeExcite(mid, se_channels(in_channels, se), activation=activation) if se > 0 else None
         self.project = ConvBNAct(mid, out_channels, kernel=1, bn=bn, activation=None)
@@ -166,9 +164,7 @@ class FusedMBConv(nn.Module):
         mid = in_channels * expand if expand != 1 else out_channels
         self.fused = ConvBNAct(in_channels, mid, kernel=kernel, stride=stride, bn=bn, activation=activation)
         self.se = SqueezeExcite(mid, se_channels(in_channels, se), activation=activation) if se > 0 else None
-        self.project = (
-            ConvBNAct(mid, out_channels, kernel=1, bn=bn, activation=None) if expand != 1 else None
-        )
+        self.project = ConvBNAct(mid, out_channels, kernel=1, bn=bn, activation=None) if expand != 1 else None
         self.has_residual = stride == 1 and in_channels == out_channels
         self.drop_path = DropPath(drop_path) if self.has_residual else None
 

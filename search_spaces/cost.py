@@ -20,7 +20,7 @@ from .blocks import se_channels
 __all__ = ["Cost", "StageCost", "block_cost", "conv_output_size", "cost_breakdown", "count_flops", "count_params"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Cost:
     """Parameters and multiply-accumulates."""
 
@@ -29,6 +29,9 @@ class Cost:
 
     def __add__(self, other: Cost) -> Cost:
         return Cost(self.params + other.params, self.flops + other.flops)
+
+    def __mul__(self, times: int) -> Cost:
+        return Cost(self.params * times, self.flops * times)
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,12 @@ def cost_breakdown(
     rows = [StageCost("stem", None, arch.stem.channels, size, stem.params, stem.flops)]
     c_in = arch.stem.channels
     for i, stage in enumerate(arch.stages):
-        cost = Cost()
-        for r in range(stage.repeats):
-            stride = stage.stride if r == 0 else 1
-            cost += block_cost(stage, in_channels=c_in, in_size=size, stride=stride)
-            c_in, size = stage.channels, conv_output_size(size, stride)
+        # The first block carries the stride and the width change; the other repeats - 1
+        # blocks are identical (stride 1, channels -> channels), so one is counted and multiplied.
+        cost = block_cost(stage, in_channels=c_in, in_size=size, stride=stage.stride)
+        c_in, size = stage.channels, conv_output_size(size, stage.stride)
+        if stage.repeats > 1:
+            cost += block_cost(stage, in_channels=c_in, in_size=size, stride=1) * (stage.repeats - 1)
         rows.append(StageCost(f"stage{i + 1}", stage, stage.channels, size, cost.params, cost.flops))
     head = _conv_bn(c_in, arch.head.channels, kernel=1, out_size=size)
     classifier = Cost(params=arch.head.channels * num_classes + num_classes, flops=arch.head.channels * num_classes)

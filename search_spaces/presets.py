@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .architecture import Architecture, ArchitectureError, read_architecture_file
 
-__all__ = ["PRESET_DIR", "preset_names", "preset_path", "load_architecture", "load_architecture_with_metrics"]
+__all__ = ["PRESET_DIR", "load_architecture", "load_architecture_with_metrics", "preset_names", "preset_path"]
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
 

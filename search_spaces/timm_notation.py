@@ -13,11 +13,12 @@ Batch-norm settings are not part of ``arch_def``; decoding uses the defaults.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .architecture import Architecture, Head, Stage, Stem
 
-__all__ = ["to_timm", "from_timm", "encode_stage", "decode_block_string"]
+__all__ = ["decode_block_string", "encode_stage", "from_timm", "to_timm"]
 
 _ACT_TO_TIMM = {"silu": "swish", "relu": "relu"}
 _ACT_FROM_TIMM = {"swish": "silu", "silu": "silu", "relu": "relu"}
@@ -26,7 +27,7 @@ _ACT_FROM_TIMM = {"swish": "silu", "silu": "silu", "relu": "relu"}
 def encode_stage(stage: Stage) -> str:
     """The timm block string of one stage."""
     r, k, s, e, c = stage.repeats, stage.kernel, stage.stride, stage.expand, stage.channels
-    se = f"_se{stage.se:g}" if stage.se > 0 else ""
+    se = f"_se{stage.se!r}" if stage.se > 0 else ""  # repr: the shortest exact float text
     if stage.block == "mbconv":
         kind = "ds" if e == 1 else "ir"
         return f"{kind}_r{r}_k{k}_s{s}_e{e}_c{c}{se}"
@@ -51,7 +52,7 @@ def decode_block_string(text: str) -> Stage:
             skip = True
             continue
         key = "se" if token.startswith("se") else token[:1]
-        raw = token[len(key):]
+        raw = token[len(key) :]
         if key not in ("r", "k", "s", "e", "c", "se") or not raw or key in values:
             raise ValueError(f"{text!r}: unsupported or repeated token {token!r}")
         values[key] = raw
@@ -93,7 +94,7 @@ def from_timm(data: Mapping[str, Any]) -> Architecture:
     arch_def = data.get("arch_def")
     if not isinstance(arch_def, list) or not arch_def:
         raise ValueError(f"arch_def: must be a non-empty list of lists of strings, got {arch_def!r}")
-    stages = []
+    stages: list[Stage] = []
     for i, group in enumerate(arch_def):
         if not isinstance(group, list) or not group:
             raise ValueError(f"arch_def[{i}]: must be a non-empty list of block strings, got {group!r}")

@@ -177,7 +177,7 @@ def test_error_in_file_names_file_and_field(tmp_path):
 
 
 def test_unknown_name_lists_presets(tmp_path):
-    with pytest.raises(ArchitectureError, match="neither an architecture file nor a preset.*efficientnet-b0"):
+    with pytest.raises(ArchitectureError, match=r"neither an architecture file nor a preset.*efficientnet-b0"):
         load_architecture("efficientnet-b9")
     with pytest.raises(ArchitectureError, match="not a file"):
         load_architecture(tmp_path)
