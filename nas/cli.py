@@ -8,15 +8,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
+import torch
+
+from nas.data import Dataset
+from nas.train import OPTIMIZERS, SCHEDULES, ProgressiveConfig, TrainConfig
 from search_spaces import (
+    Architecture,
     ArchitectureError,
     StageCost,
+    build_model,
     cost_breakdown,
+    count_flops,
+    count_params,
     dumps_architecture,
     load_architecture_with_metrics,
     preset_names,
@@ -45,6 +56,33 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _new_directory(out: str) -> Path:
+    """An output directory that does not exist yet (or is empty): nothing written is replaced."""
+    path = Path(out)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"--out: {path} already exists and is not empty; choose another directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {path} ({exc.strerror or exc})") from None
+    return path
 
 
 def _write_output(text: str, out: str | None) -> None:
@@ -171,6 +209,118 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    progressive = None
+    if args.progressive:
+        max_size = args.max_size or args.resolution
+        progressive = ProgressiveConfig(
+            stages=args.stages,
+            min_size=args.min_size or max(1, max_size // 2),
+            max_size=max_size,
+            dropout=(args.min_dropout, args.max_dropout),
+            randaug=(args.min_randaug, args.max_randaug),
+            mixup=(args.min_mixup, args.max_mixup),
+        )
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        resolution=args.resolution,
+        dropout=args.dropout,
+        randaug=args.randaug,
+        mixup=args.mixup,
+        seed=args.seed,
+        threads=args.threads,
+        progressive=progressive,
+    )
+    try:
+        config.validate()
+    except ValueError as exc:
+        raise UsageError(f"--{str(exc).replace('_', '-').replace('progressive.', '')}") from None
+    return config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train an architecture on a dataset, optionally with progressive learning."""
+    from nas.data import DataError, load_dataset, parse_data_arg
+    from nas.train import EpochRecord, evaluate, train
+
+    arch, _ = load_architecture_with_metrics(args.arch)
+    config = _train_config(args)
+    if args.weights and not args.evaluate:
+        raise UsageError("--weights: only used with --evaluate (evaluate trained weights on the test split)")
+    out = _new_directory(args.out) if args.out else None
+    try:
+        spec = parse_data_arg(args.data, train_size=args.train_size, val_size=args.val_size)
+        data = load_dataset(spec, seed=args.seed)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    print(data.describe())
+    if args.weights:
+        return _evaluate_weights(arch, data, args.weights, config.resolution, evaluate)
+    flops = count_flops(arch, resolution=config.resolution, num_classes=data.num_classes,
+                        in_channels=data.in_channels)  # fmt: skip
+    print(f"{arch.name}: {count_params(arch, num_classes=data.num_classes, in_channels=data.in_channels):,} params, "
+          f"{flops:,} FLOPs at {config.resolution} px; {config.epochs} epochs, batch {config.batch_size}, "
+          f"{config.optimizer} lr {config.lr:g}")  # fmt: skip
+    if config.progressive is not None:
+        from nas.train import progressive_schedule
+
+        print("progressive learning: stage  epochs  size  dropout  randaug  mixup")
+        for st in progressive_schedule(config.progressive, config.epochs):
+            print(f"                      {st.stage:>5}  {st.first_epoch + 1:>2}-{st.end_epoch:<3}  {st.size:>4}  "
+                  f"{st.dropout:>7.3f}  {st.randaug:>7.2f}  {st.mixup:>5.2f}")  # fmt: skip
+    started = time.perf_counter()
+
+    def progress(record: EpochRecord) -> None:
+        elapsed = time.perf_counter() - started
+        left = elapsed / record.epoch * (config.epochs - record.epoch)
+        print(f"epoch {record.epoch}/{config.epochs}  {record.resolution}px  loss {record.train_loss:.4f}  "
+              f"train {100 * record.train_accuracy:.2f}%  val {100 * record.val_accuracy:.2f}%  "
+              f"{record.images_per_second:,.0f} img/s  {record.seconds:.1f}s  left {_duration(left)}",
+              flush=True)  # fmt: skip
+
+    result = train(arch, data, config, callback=progress, evaluate_test=args.evaluate)
+    summary = f"{result.status}: val accuracy {100 * result.val_accuracy:.2f}%"
+    if result.test_accuracy is not None:
+        summary += f", test accuracy {100 * result.test_accuracy:.2f}%"
+    print(f"{summary} in {_duration(result.seconds)}" + (f" ({result.reason})" if result.reason else ""))
+    if out is not None:
+        metrics = {"architecture": arch.name, "data": data.describe(), "config": asdict(config), **result.to_dict()}
+        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        (out / "architecture.json").write_text(dumps_architecture(arch))
+        if result.model is not None and result.status == "ok":
+            torch.save(result.model.state_dict(), out / "weights.pt")
+        print(f"wrote {out}/metrics.json, architecture.json" + (", weights.pt" if result.status == "ok" else ""))
+    return 0 if result.status == "ok" else 1
+
+
+def _evaluate_weights(arch: Architecture, data: Dataset, weights: str, resolution: int,
+                      evaluate: Callable[..., tuple[float, float]]) -> int:  # fmt: skip
+    """``--evaluate --weights``: test-split accuracy of saved weights."""
+    path = Path(weights)
+    if not path.is_file():
+        raise UsageError(f"--weights: {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unreadable or not a state_dict: bad input
+        raise UsageError(f"--weights: cannot load {path} ({type(exc).__name__})") from None
+    model = build_model(arch, num_classes=data.num_classes, in_channels=data.in_channels)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--weights: {path} does not fit {arch.name} on this dataset ({first})") from None
+    accuracy, loss = evaluate(model, data, data.test, resolution=resolution)
+    print(f"test accuracy {100 * accuracy:.2f}% (loss {loss:.4f}) on {len(data.test)} images at {resolution} px")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -198,6 +348,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=("json", "timm"), help="output format")
     p.add_argument("--out", help="output file (default: stdout); an existing file is not replaced")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("train", help="train an architecture on a dataset (optionally with progressive learning)")
+    p.add_argument("arch", metavar="ARCH", help="architecture JSON file or preset name")
+    p.add_argument("--data", required=True, help="digits, fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, npz:FILE, "
+                   "folder:DIR, synthetic[:classes=N,samples=N,size=N,noise=X], or a path")  # fmt: skip
+    p.add_argument("--train-size", type=_positive_int, help="class-balanced subset of the training images")
+    p.add_argument("--val-size", type=_non_negative_float, default=0.1, help="validation hold-out (fraction or count)")
+    p.add_argument("--resolution", type=_positive_int, default=32, help="training/evaluation size (default 32)")
+    p.add_argument("--epochs", type=_positive_int, default=3)
+    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--lr", type=_non_negative_float, default=3e-3)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
+    p.add_argument("--weight-decay", type=_non_negative_float, default=0.05)
+    p.add_argument("--schedule", choices=SCHEDULES, default="onecycle")
+    p.add_argument("--dropout", type=_non_negative_float, help="override the architecture's dropout")
+    p.add_argument("--randaug", type=_non_negative_float, default=0.0, help="RandAugment magnitude (0-30, 0 = off)")
+    p.add_argument("--mixup", type=_non_negative_float, default=0.0, help="mixup alpha (0 = off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's)")
+    g = p.add_argument_group("progressive learning (EfficientNetV2 §4)")
+    g.add_argument("--progressive", action="store_true", help="grow image size and regularization over stages")
+    g.add_argument("--stages", type=_positive_int, default=4)
+    g.add_argument("--min-size", type=_positive_int, help="first-stage image size (default: max-size / 2)")
+    g.add_argument("--max-size", type=_positive_int, help="last-stage image size (default: --resolution)")
+    g.add_argument("--min-dropout", type=_non_negative_float, default=0.1)
+    g.add_argument("--max-dropout", type=_non_negative_float, default=0.3)
+    g.add_argument("--min-randaug", type=_non_negative_float, default=5.0)
+    g.add_argument("--max-randaug", type=_non_negative_float, default=15.0)
+    g.add_argument("--min-mixup", type=_non_negative_float, default=0.0)
+    g.add_argument("--max-mixup", type=_non_negative_float, default=0.0)
+    p.add_argument("--out", help="new directory for metrics.json, architecture.json and weights.pt")
+    p.add_argument("--evaluate", action="store_true", help="also report test-split accuracy")
+    p.add_argument("--weights", help="with --evaluate: evaluate these saved weights instead of training")
+    p.set_defaults(func=cmd_train)
     return parser
 
 

@@ -1,0 +1,404 @@
+"""The trainer behind every accuracy in effnas: proxy training, scaling candidates, final models.
+
+``train(arch, data, config)`` trains a freshly built model and returns per-epoch validation
+accuracy and loss, the seconds spent and the final metrics. It is deterministic for a fixed
+seed and thread count on CPU. A non-finite loss ends the run with ``status="failed"`` and a
+reason instead of an exception.
+
+Progressive learning (EfficientNetV2 §4, Algorithm 1; reference §4.3): training is split
+into M stages; image size and regularization (dropout, RandAugment magnitude, mixup alpha)
+go linearly from their minimum in stage 0 to their maximum in stage M-1, and the weights
+carry over from stage to stage.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from search_spaces import Architecture, build_model, count_params
+
+from .data import Dataset, Split, batches
+
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "EpochRecord",
+    "ProgressiveConfig",
+    "StageSettings",
+    "TrainConfig",
+    "TrainResult",
+    "evaluate",
+    "progressive_schedule",
+    "recalibrate_bn",
+    "train",
+]
+
+OPTIMIZERS = ("adamw", "sgd", "rmsprop")
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class ProgressiveConfig:
+    """Bounds of progressive learning; each pair is (first stage, last stage).
+
+    Defaults follow EfficientNetV2-S's Table 6 for regularization (dropout 0.1 -> 0.3,
+    RandAugment 5 -> 15, mixup 0 -> 0). RandAugment magnitudes are on kornia's 0-30 scale.
+    """
+
+    stages: int = 4
+    min_size: int = 16
+    max_size: int = 32
+    dropout: tuple[float, float] = (0.1, 0.3)
+    randaug: tuple[float, float] = (5.0, 15.0)
+    mixup: tuple[float, float] = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. Defaults are the CPU proxy recipe measured on Fashion-MNIST.
+
+    AdamW at 3e-3 with weight decay 0.05 and a one-cycle schedule: one fixed learning rate
+    serves every candidate of a search (SGD collapsed at lr 0.3; reference proxy notes).
+    ``resolution`` is the training and evaluation size; with ``progressive`` it is the
+    evaluation size and training follows the schedule. ``dropout`` overrides the
+    architecture's. ``bn_recalibrate``: ``auto`` re-estimates BN statistics on training
+    images at the evaluation size before each evaluation when the architecture's BN
+    momentum is below PyTorch's 0.1 (TensorFlow's 0.99 decay leaves running averages
+    unconverged after a few proxy epochs, and evaluation falls to chance), or when the
+    epoch trained at another image size than the evaluation's (progressive stages).
+    """
+
+    epochs: int = 3
+    batch_size: int = 128
+    optimizer: str = "adamw"
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    schedule: str = "onecycle"
+    resolution: int = 32
+    label_smoothing: float = 0.0
+    dropout: float | None = None
+    randaug: float = 0.0
+    mixup: float = 0.0
+    seed: int = 0
+    threads: int | None = None
+    bn_recalibrate: str = "auto"
+    recalibration_batches: int = 20
+    eval_batch_size: int = 512
+    progressive: ProgressiveConfig | None = None
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field and its value."""
+        checks: list[tuple[str, bool, str]] = [
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("optimizer", self.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
+            ("lr", self.lr > 0 and math.isfinite(self.lr), "a finite number > 0"),
+            ("weight_decay", self.weight_decay >= 0, ">= 0"),
+            ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
+            ("resolution", self.resolution >= 1, ">= 1"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
+            ("dropout", self.dropout is None or 0 <= self.dropout < 1, "in [0, 1)"),
+            ("randaug", 0 <= self.randaug < 30, "in [0, 30)"),
+            ("mixup", self.mixup >= 0, ">= 0"),
+            ("threads", self.threads is None or self.threads >= 1, ">= 1"),
+            ("bn_recalibrate", self.bn_recalibrate in ("auto", "always", "never"), "auto, always or never"),
+            ("recalibration_batches", self.recalibration_batches >= 1, ">= 1"),
+            ("eval_batch_size", self.eval_batch_size >= 1, ">= 1"),
+        ]
+        for name, ok, rule in checks:
+            if not ok:
+                raise ValueError(f"{name}: must be {rule}, got {getattr(self, name)!r}")
+        if self.progressive is not None:
+            p = self.progressive
+            if p.stages < 1 or p.stages > self.epochs:
+                raise ValueError(f"progressive.stages: must be in [1, epochs={self.epochs}], got {p.stages}")
+            if not 1 <= p.min_size <= p.max_size:
+                raise ValueError(f"progressive.min_size: must be in [1, max_size={p.max_size}], got {p.min_size}")
+            for name, (low, high), limit in (("dropout", p.dropout, 1.0), ("randaug", p.randaug, 30.0),
+                                             ("mixup", p.mixup, math.inf)):  # fmt: skip
+                if not (0 <= low < limit and 0 <= high < limit):
+                    raise ValueError(f"progressive.{name}: must be in [0, {limit:g}), got {(low, high)}")
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """One stage of progressive learning: its epochs (0-based, end exclusive) and settings."""
+
+    stage: int
+    first_epoch: int
+    end_epoch: int
+    size: int
+    dropout: float
+    randaug: float
+    mixup: float
+
+
+def progressive_schedule(p: ProgressiveConfig, epochs: int) -> list[StageSettings]:
+    """Linear interpolation from the minimum (stage 0) to the maximum (stage M-1).
+
+    ``value_i = min + (max - min) * i / (M - 1)`` (EfficientNetV2 Algorithm 1; the i/(M-1)
+    indexing puts the targets exactly on the last stage). Sizes round to the nearest pixel.
+    Epochs are shared out evenly; the remainder goes to the last stages.
+    """
+
+    def lerp(bounds: tuple[float, float], i: int) -> float:
+        low, high = bounds
+        return low if p.stages == 1 else low + (high - low) * i / (p.stages - 1)
+
+    base, extra = divmod(epochs, p.stages)
+    out, start = [], 0
+    for i in range(p.stages):
+        n = base + (1 if i >= p.stages - extra else 0)
+        out.append(
+            StageSettings(
+                stage=i,
+                first_epoch=start,
+                end_epoch=start + n,
+                size=round(lerp((p.min_size, p.max_size), i)),
+                dropout=lerp(p.dropout, i),
+                randaug=lerp(p.randaug, i),
+                mixup=lerp(p.mixup, i),
+            )
+        )
+        start += n
+    return out
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch did; passed to the per-epoch callback."""
+
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+    images_per_second: float
+    resolution: int
+    stage: int
+
+
+@dataclass
+class TrainResult:
+    """The outcome of ``train``; ``model`` is the trained network (not serialized)."""
+
+    status: str
+    reason: str
+    history: list[EpochRecord]
+    seconds: float
+    params: int
+    val_accuracy: float = float("nan")
+    val_loss: float = float("nan")
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    schedule: list[StageSettings] = field(default_factory=list)
+    model: nn.Module | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "seconds": self.seconds,
+            "params": self.params,
+            "val_accuracy": self.val_accuracy,
+            "val_loss": self.val_loss,
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "history": [asdict(r) for r in self.history],
+            "schedule": [asdict(s) for s in self.schedule],
+        }
+
+
+EpochCallback = Callable[[EpochRecord], None]
+
+
+def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    # No weight decay on BN parameters and biases (the usual practice; timm, torchvision).
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr)
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
+    # RMSProp as in P1 §5.2 (decay 0.9, momentum 0.9; TF epsilon 1e-3).
+    return torch.optim.RMSprop(groups, lr=config.lr, alpha=0.9, momentum=0.9, eps=1e-3)
+
+
+def _scheduler(
+    opt: torch.optim.Optimizer, config: TrainConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=max(total_steps, 2))
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(total_steps, 1))
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
+def _augmenter(magnitude: float, in_channels: int) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """kornia's RandAugment (two ops) at ``magnitude``; grayscale goes through as 3 equal channels."""
+    if magnitude <= 0:
+        return None
+    from kornia.augmentation.auto import RandAugment
+
+    aug = RandAugment(n=2, m=min(max(round(magnitude), 1), 29))
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        if in_channels == 1:
+            return aug(x.expand(-1, 3, -1, -1)).mean(dim=1, keepdim=True).clamp(0, 1)
+        return aug(x).clamp(0, 1)
+
+    return apply
+
+
+def _set_dropout(model: nn.Module, p: float) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Dropout):
+            m.p = p
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, data: Dataset, split: Split, *, resolution: int, batch_size: int = 512
+) -> tuple[float, float]:
+    """(accuracy, mean cross-entropy) of ``model`` on ``split`` at ``resolution``."""
+    model.eval()
+    correct, loss, n = 0, 0.0, 0
+    for x, y in batches(data, split, batch_size=batch_size, resolution=resolution):
+        logits = model(data.normalize(x))
+        loss += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += int((logits.argmax(1) == y).sum())
+        n += len(y)
+    return correct / n, loss / n
+
+
+@torch.no_grad()
+def recalibrate_bn(model: nn.Module, data: Dataset, *, resolution: int, batch_size: int, max_batches: int,
+                   generator: torch.Generator) -> None:  # fmt: skip
+    """Re-estimate BN running statistics as exact averages over training batches (no augmentation)."""
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    model.train()
+    for i, (x, _) in enumerate(batches(data, data.train, batch_size=batch_size, resolution=resolution,
+                                       shuffle=True, generator=generator)):  # fmt: skip
+        if i >= max_batches:
+            break
+        model(data.normalize(x))
+    for m, momentum in zip(bns, saved, strict=True):
+        m.momentum = momentum
+
+
+def train(
+    arch: Architecture,
+    data: Dataset,
+    config: TrainConfig,
+    *,
+    callback: EpochCallback | None = None,
+    evaluate_test: bool = False,
+    model: nn.Module | None = None,
+) -> TrainResult:
+    """Train ``arch`` (or the given ``model`` of it) on ``data.train``; validate every epoch.
+
+    ``callback`` runs after each epoch; it may raise (a pruner does) to stop the run.
+    """
+    config.validate()
+    start = time.perf_counter()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    if model is None:
+        model = build_model(arch, num_classes=data.num_classes, in_channels=data.in_channels)
+    params = count_params(arch, num_classes=data.num_classes, in_channels=data.in_channels)
+    schedule = (
+        progressive_schedule(config.progressive, config.epochs)
+        if config.progressive is not None
+        else [StageSettings(0, 0, config.epochs, config.resolution,
+                            arch.dropout if config.dropout is None else config.dropout, config.randaug, config.mixup)]
+    )  # fmt: skip
+    steps_per_epoch = max(1, len(data.train) // config.batch_size)  # full batches only (drop_last)
+    opt = _optimizer(model, config)
+    sched = _scheduler(opt, config, steps_per_epoch * config.epochs)
+    slow_bn = arch.bn_momentum < 0.1
+    result = TrainResult("ok", "", [], 0.0, params, schedule=schedule, model=model)
+
+    for stage in schedule:
+        _set_dropout(model, stage.dropout)
+        augment = _augmenter(stage.randaug, data.in_channels)
+        for epoch in range(stage.first_epoch, stage.end_epoch):
+            t0 = time.perf_counter()
+            model.train()
+            loss_sum, correct, seen = 0.0, 0, 0
+            for x, y in batches(data, data.train, batch_size=config.batch_size, resolution=stage.size,
+                                shuffle=True, generator=generator, drop_last=True):  # fmt: skip
+                if augment is not None:
+                    x = augment(x)
+                x = data.normalize(x)
+                if stage.mixup > 0:
+                    lam = float(torch.distributions.Beta(stage.mixup, stage.mixup).sample())
+                    perm = torch.randperm(len(y), generator=generator)
+                    logits = model(lam * x + (1 - lam) * x[perm])
+                    loss = lam * F.cross_entropy(logits, y, label_smoothing=config.label_smoothing) + (
+                        1 - lam
+                    ) * F.cross_entropy(logits, y[perm], label_smoothing=config.label_smoothing)
+                else:
+                    logits = model(x)
+                    loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    result.status = "failed"
+                    step = seen // len(y) + 1
+                    result.reason = f"non-finite training loss ({value}) at epoch {epoch + 1}, step {step}"
+                    result.seconds = time.perf_counter() - start
+                    return result
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                loss_sum += value * len(y)
+                correct += int((logits.argmax(1) == y).sum())
+                seen += len(y)
+            train_seconds = time.perf_counter() - t0
+            if config.bn_recalibrate == "always" or (
+                config.bn_recalibrate == "auto" and (slow_bn or stage.size != config.resolution)
+            ):
+                recalibrate_bn(model, data, resolution=config.resolution, batch_size=config.batch_size,
+                               max_batches=config.recalibration_batches, generator=generator)  # fmt: skip
+            val_acc, val_loss = evaluate(model, data, data.val, resolution=config.resolution,
+                                         batch_size=config.eval_batch_size)  # fmt: skip
+            record = EpochRecord(
+                epoch=epoch + 1,
+                train_loss=loss_sum / max(seen, 1),
+                train_accuracy=correct / max(seen, 1),
+                val_loss=val_loss,
+                val_accuracy=val_acc,
+                seconds=time.perf_counter() - t0,
+                images_per_second=seen / train_seconds if train_seconds > 0 else 0.0,
+                resolution=stage.size,
+                stage=stage.stage,
+            )
+            result.history.append(record)
+            result.val_accuracy, result.val_loss = val_acc, val_loss
+            if not math.isfinite(val_loss):
+                result.status = "failed"
+                result.reason = f"non-finite validation loss ({val_loss}) at epoch {epoch + 1}"
+                result.seconds = time.perf_counter() - start
+                return result
+            if callback is not None:
+                callback(record)
+    if evaluate_test:
+        result.test_accuracy, result.test_loss = evaluate(model, data, data.test, resolution=config.resolution,
+                                                          batch_size=config.eval_batch_size)  # fmt: skip
+    result.seconds = time.perf_counter() - start
+    return result
