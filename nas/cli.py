@@ -280,8 +280,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     def progress(record: EpochRecord) -> None:
         elapsed = time.perf_counter() - started
         left = elapsed / record.epoch * (config.epochs - record.epoch)
+        val = f"val {100 * record.val_accuracy:.2f}%" + (
+            f" ({record.eval_resolution}px)" if record.eval_resolution != record.resolution else ""
+        )
         print(f"epoch {record.epoch}/{config.epochs}  {record.resolution}px  loss {record.train_loss:.4f}  "
-              f"train {100 * record.train_accuracy:.2f}%  val {100 * record.val_accuracy:.2f}%  "
+              f"train {100 * record.train_accuracy:.2f}%  {val}  "
               f"{record.images_per_second:,.0f} img/s  {record.seconds:.1f}s  left {_duration(left)}",
               flush=True)  # fmt: skip
 

@@ -67,7 +67,8 @@ class TrainConfig:
     AdamW at 3e-3 with weight decay 0.05 and a one-cycle schedule: one fixed learning rate
     serves every candidate of a search (SGD collapsed at lr 0.3; reference proxy notes).
     ``resolution`` is the training and evaluation size; with ``progressive`` it is the
-    evaluation size and training follows the schedule. ``dropout`` overrides the
+    evaluation size of the last stage (earlier stages validate at their own size) and
+    training follows the schedule. ``dropout`` overrides the
     architecture's. ``bn_recalibrate``: ``auto`` re-estimates BN statistics on training
     images at the evaluation size before each evaluation when the architecture's BN
     momentum is below PyTorch's 0.1 (TensorFlow's 0.99 decay leaves running averages
@@ -187,6 +188,7 @@ class EpochRecord:
     seconds: float
     images_per_second: float
     resolution: int
+    eval_resolution: int
     stage: int
 
 
@@ -383,13 +385,16 @@ def train(
                 correct += int((logits.argmax(1) == y).sum())
                 seen += len(y)
             train_seconds = time.perf_counter() - t0
+            # Earlier progressive stages are validated at their own size (a net trained on 16 px
+            # images is not yet a 32 px classifier); the last stage at the evaluation size.
+            eval_size = config.resolution if stage is schedule[-1] else stage.size
             if config.bn_recalibrate == "always" or (
-                config.bn_recalibrate == "auto" and (slow_bn or stage.size != config.resolution)
+                config.bn_recalibrate == "auto" and (slow_bn or stage.size != eval_size)
             ):
-                recalibrate_bn(model, data, resolution=config.resolution, batch_size=config.batch_size,
+                recalibrate_bn(model, data, resolution=eval_size, batch_size=config.batch_size,
                                max_batches=config.recalibration_batches, generator=generator,
                                memory_format=memory_format)  # fmt: skip
-            val_acc, val_loss = evaluate(model, data, data.val, resolution=config.resolution,
+            val_acc, val_loss = evaluate(model, data, data.val, resolution=eval_size,
                                          batch_size=config.eval_batch_size, memory_format=memory_format)  # fmt: skip
             record = EpochRecord(
                 epoch=epoch + 1,
@@ -400,6 +405,7 @@ def train(
                 seconds=time.perf_counter() - t0,
                 images_per_second=seen / train_seconds if train_seconds > 0 else 0.0,
                 resolution=stage.size,
+                eval_resolution=eval_size,
                 stage=stage.stage,
             )
             result.history.append(record)

@@ -107,8 +107,17 @@ def test_progressive_training_runs_each_stage(digits):
     result = train(SMALL, digits, config, callback=seen.append)
     assert result.status == "ok"
     assert [r.resolution for r in seen] == [8, 12, 16] and [r.stage for r in seen] == [0, 1, 2]
+    assert [r.eval_resolution for r in seen] == [8, 12, 16]
     assert result.model.dropout.p == pytest.approx(0.3)
     assert result.val_accuracy > 0.3
+
+
+def test_last_stage_validates_at_the_evaluation_size(digits):
+    # V2 trains its last stage below the inference size; validation uses the inference size.
+    config = dataclasses.replace(FAST, resolution=16, progressive=ProgressiveConfig(2, 8, 12))
+    seen = []
+    train(SMALL, digits, config, callback=seen.append)
+    assert [(r.resolution, r.eval_resolution) for r in seen] == [(8, 8), (12, 16)]
 
 
 @pytest.mark.parametrize(
