@@ -324,6 +324,55 @@ def _evaluate_weights(arch: Architecture, data: Dataset, weights: str, resolutio
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    """Run a search from a YAML spec into a run directory (or resume one)."""
+    from nas.data import DataError
+    from nas.report import write_reports
+    from nas.search import RunError, prepare_run_dir, run_search
+    from nas.spec import SpecError
+
+    if args.spec is None and not (args.resume and args.out):
+        raise UsageError("nas search: SPEC.yaml is required (it may be left out only with --resume --out RUN_DIR)")
+    try:
+        spec, run_dir = prepare_run_dir(args.spec, args.out, resume=args.resume)
+    except (SpecError, RunError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        study = run_search(spec, run_dir, resume=args.resume, trials=args.trials)
+    except (DataError, RunError) as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        print(f"interrupted; continue with: nas search {args.spec} --out {run_dir} --resume", file=sys.stderr)
+        raise
+    summary = write_reports(spec, study, run_dir)
+    best = summary["best"]
+    print(f"wrote {run_dir}/: spec.yaml, study.db, trials.csv, report.md, report.png, "
+          f"pareto/ ({len(summary['front'])})" + (", best.json" if best is not None else ""))  # fmt: skip
+    if best is None:
+        print("no trial completed, so there is no best.json", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Regenerate the reports of a run directory from its study."""
+    from nas.report import write_reports
+    from nas.search import RunError, load_run
+    from nas.spec import SpecError
+
+    run_dir = Path(args.run_dir)
+    try:
+        spec, study = load_run(run_dir)
+    except (SpecError, RunError) as exc:
+        raise UsageError(str(exc)) from None
+    summary = write_reports(spec, study, run_dir)
+    print(f"wrote {run_dir}/trials.csv, report.md, report.png, pareto/ ({len(summary['front'])})"
+          + (", best.json" if summary["best"] is not None else ""))  # fmt: skip
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -351,6 +400,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=("json", "timm"), help="output format")
     p.add_argument("--out", help="output file (default: stdout); an existing file is not replaced")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("search", help="run an architecture search from a YAML spec")
+    p.add_argument("spec", metavar="SPEC.yaml", nargs="?", help="experiment spec (optional with --resume --out)")
+    p.add_argument("--out", help="run directory (default: the spec's output.dir, else runs/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue the run in an existing run directory")
+    p.add_argument("--trials", type=_positive_int, help="total finished trials to reach (default: search.trials)")
+    p.add_argument("--threads", type=_positive_int, help="torch threads (default: proxy.threads, else torch's)")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("report", help="regenerate the plots and summary of a run directory")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("train", help="train an architecture on a dataset (optionally with progressive learning)")
     p.add_argument("arch", metavar="ARCH", help="architecture JSON file or preset name")

@@ -20,7 +20,7 @@ with warnings.catch_warnings():  # fvcore scripts a loss with torch.jit at impor
 
 from search_spaces import Architecture, build_model
 
-__all__ = ["FvcoreCount", "fvcore_flops", "fvcore_model_flops"]
+__all__ = ["FvcoreCount", "fvcore_flops", "fvcore_model_flops", "measure_latency_ms"]
 
 _COUNTED = {
     "aten::_convolution": conv_flop_jit,
@@ -70,3 +70,38 @@ def fvcore_model_flops(model: torch.nn.Module, *, resolution: int, in_channels: 
     unsupported: Counter[str] = analysis.unsupported_ops()
     unexpected = {op: n for op, n in unsupported.items() if op not in _IGNORED}
     return FvcoreCount(total, {k: int(v) for k, v in analysis.by_operator().items()}, unexpected)
+
+
+def measure_latency_ms(
+    arch: Architecture,
+    *,
+    resolution: int | None = None,
+    num_classes: int = 1000,
+    warmup: int = 3,
+    runs: int = 10,
+    threads: int | None = 1,
+) -> float:
+    """Median wall time of one batch-1 forward pass on this machine, in milliseconds.
+
+    MnasNet measures single-threaded batch-1 latency (PM §5); ``threads=1`` by default.
+    """
+    import statistics
+    import time
+
+    size = arch.resolution if resolution is None else resolution
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        model = build_model(arch, num_classes=num_classes).eval()
+        x = torch.zeros(1, 3, size, size)
+        times = []
+        with torch.no_grad():
+            for i in range(warmup + runs):
+                start = time.perf_counter()
+                model(x)
+                if i >= warmup:
+                    times.append(time.perf_counter() - start)
+        return 1000.0 * statistics.median(times)
+    finally:
+        torch.set_num_threads(previous)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from search_spaces.rounding import make_divisible
+
 __all__ = ["V1_ROUND_LIMIT", "V2_ROUND_LIMIT", "round_filters", "round_repeats"]
 
 V1_ROUND_LIMIT = 0.9
@@ -21,11 +23,7 @@ def round_filters(channels: int, width: float, *, divisor: int = 8, round_limit:
     """
     if width <= 0:
         raise ValueError(f"width: must be > 0, got {width}")
-    f = channels * width
-    new = max(divisor, int(f + divisor / 2) // divisor * divisor)
-    if new < round_limit * f:
-        new += divisor
-    return int(new)
+    return make_divisible(channels * width, divisor=divisor, round_limit=round_limit)
 
 
 def round_repeats(repeats: int, depth: float) -> int:

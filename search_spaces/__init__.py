@@ -24,16 +24,19 @@ from .architecture import (
 from .builder import EfficientNet, build_model, drop_path_rates
 from .cost import StageCost, cost_breakdown, count_flops, count_params
 from .presets import load_architecture, load_architecture_with_metrics, preset_names, preset_path
+from .spaces import SPACES, MBConvSpace
 from .timm_notation import from_timm, to_timm
 
 __all__ = [
     "ACTIVATIONS",
     "BLOCKS",
     "FORMAT",
+    "SPACES",
     "Architecture",
     "ArchitectureError",
     "EfficientNet",
     "Head",
+    "MBConvSpace",
     "Stage",
     "StageCost",
     "Stem",

@@ -1,0 +1,174 @@
+"""Run-directory outputs, regenerated from the study at any time (``nas report RUN_DIR``).
+
+``trials.csv`` (one row per trial), ``best.json`` and ``pareto/*.json`` (architecture JSON
+with ``metrics``), ``report.png`` (accuracy against cost, the Pareto front, the budget
+line) and ``report.md`` (the summary and the top-k table).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from search_spaces import architecture_from_dict, dumps_architecture
+
+from .search import best_trial, pareto_trials
+from .spec import ExperimentSpec
+
+__all__ = ["write_reports"]
+
+
+def _metrics(trial: FrozenTrial) -> dict[str, Any]:
+    a = trial.user_attrs
+    out = {"trial": trial.number, "accuracy": a.get("accuracy"), "flops": a.get("flops"), "params": a.get("params"),
+           "cost": a.get("cost"), "reward": a.get("reward")}  # fmt: skip
+    if "latency_ms" in a:
+        out["latency_ms"] = a["latency_ms"]
+    return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+_METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", "latency_ms", "reward", "seconds", "train_seconds")
+
+
+def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[str]) -> None:
+    columns = ["number", "state", "reason", *_METRIC_COLUMNS, *choice_names]
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for t in trials:
+            a = t.user_attrs
+            row: dict[str, Any] = {
+                "number": t.number,
+                "state": t.state.name,
+                "reason": a.get("fail_reason") or a.get("skipped") or ("pruned" if t.state.name == "PRUNED" else ""),
+                **{k: a.get(k) for k in _METRIC_COLUMNS},
+                **{name: t.params.get(name) for name in choice_names},
+            }
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    tmp.replace(path)
+
+
+def _plot(path: Path, spec: ExperimentSpec, trials: list[FrozenTrial], front: list[FrozenTrial],
+          best: FrozenTrial | None) -> None:  # fmt: skip
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scale, unit = (1.0, "ms") if spec.target.cost == "latency_ms" else (1e6, "M")
+    trained = [t for t in trials if t.user_attrs.get("accuracy") is not None and t.state.name == "COMPLETE"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if trained:
+        ax.scatter([t.user_attrs["cost"] / scale for t in trained], [100 * t.user_attrs["accuracy"] for t in trained],
+                   s=18, alpha=0.6, label="trials")  # fmt: skip
+    if front:
+        ax.plot([t.user_attrs["cost"] / scale for t in front], [100 * t.user_attrs["accuracy"] for t in front],
+                "o-", color="tab:orange", label="Pareto front")  # fmt: skip
+    if best is not None:
+        ax.scatter([best.user_attrs["cost"] / scale], [100 * best.user_attrs["accuracy"]], marker="*", s=220,
+                   color="tab:red", zorder=5, label=f"best (#{best.number})")  # fmt: skip
+    if spec.target.budget is not None:
+        ax.axvline(spec.target.budget / scale, color="gray", linestyle="--", label="budget")
+    ax.set_xlabel(f"{spec.target.cost} at {spec.target.resolution} px, {spec.target.num_classes} classes ({unit})")
+    ax.set_ylabel(f"proxy validation accuracy (%), {spec.proxy.dataset}")
+    ax.set_title(spec.name)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def _fmt(value: Any, kind: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if kind == "acc":
+        return f"{100 * value:.2f}%"
+    if kind == "M":
+        return f"{value / 1e6:.2f}M"
+    if kind == "r":
+        return f"{value:.4f}"
+    return f"{value:.1f}"
+
+
+def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, top_k: int = 10) -> dict[str, Any]:
+    """Write every output file of the run directory from the study; returns a summary."""
+    trials = study.get_trials(deepcopy=False)
+    names: list[str] = []
+    for t in trials:
+        names.extend(n for n in t.params if n not in names)
+    _write_trials_csv(run_dir / "trials.csv", trials, names)
+    best = best_trial(study, spec)
+    front = pareto_trials(study)
+    if best is not None:
+        arch = architecture_from_dict(best.user_attrs["architecture"])
+        _write_text(run_dir / "best.json", dumps_architecture(arch, _metrics(best)))
+    pareto_dir = run_dir / "pareto"
+    pareto_dir.mkdir(exist_ok=True)
+    for old in pareto_dir.glob("trial-*.json"):
+        old.unlink()
+    for t in front:
+        arch = architecture_from_dict(t.user_attrs["architecture"])
+        arch = arch.__class__(**{**arch.__dict__, "name": f"{spec.name}-trial-{t.number}"})
+        _write_text(pareto_dir / f"trial-{t.number:04d}.json", dumps_architecture(arch, _metrics(t)))
+    _plot(run_dir / "report.png", spec, trials, front, best)
+
+    states: dict[str, int] = {}
+    for t in trials:
+        states[t.state.name] = states.get(t.state.name, 0) + 1
+    seconds = sum(t.user_attrs.get("seconds", 0.0) for t in trials)
+    train_seconds = sum(t.user_attrs.get("train_seconds", 0.0) for t in trials)
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+    key = "reward" if spec.objective.type == "mnas" else "accuracy"
+    ranked = sorted((t for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("accuracy") is not None),
+                    key=lambda t: -t.user_attrs[key])[:top_k]  # fmt: skip
+    budget = spec.target.budget
+    lines = [
+        f"# {spec.name}",
+        "",
+        f"- space: `{spec.space.type}` around `{spec.space.base}`; sampler `{spec.search.sampler}`, pruner "
+        f"`{spec.search.pruner}`",
+        f"- objective: `{spec.objective.type}` ({spec.objective.mode}); cost `{spec.target.cost}` at "
+        f"{spec.target.resolution} px, {spec.target.num_classes} classes"
+        + (f"; budget {budget:.6g}" if budget is not None else ""),
+        f"- proxy: `{spec.proxy.dataset}` at {spec.proxy.resolution} px, {spec.proxy.epochs} epochs, "
+        f"train size {spec.proxy.train_size or 'all'} (validation accuracy; the test split is not used)",
+        f"- trials: {len(trials)} (" + ", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())) + ")",
+        f"- time: {wall:.0f} s wall from first trial start to last trial end; {train_seconds:.0f} s proxy training; "
+        f"{seconds:.0f} s in trials",
+    ]
+    if best is not None:
+        cost_kind = "f" if spec.target.cost == "latency_ms" else "M"
+        reward = f", reward {_fmt(best.user_attrs.get('reward'), 'r')}" if key == "reward" else ""
+        lines.append(f"- best: trial {best.number}, accuracy {_fmt(best.user_attrs['accuracy'], 'acc')}, "
+                     f"{spec.target.cost} {_fmt(best.user_attrs['cost'], cost_kind)}{reward} -> `best.json`")  # fmt: skip
+    lines += ["", f"## Top {len(ranked)} by {key}", "",
+              "| trial | accuracy | FLOPs | params | reward | seconds |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for t in ranked:
+        a = t.user_attrs
+        cells = [str(t.number), _fmt(a.get("accuracy"), "acc"), _fmt(a.get("flops"), "M"), _fmt(a.get("params"), "M"),
+                 _fmt(a.get("reward"), "r"), _fmt(a.get("seconds"), "f")]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", f"## Pareto set ({len(front)}, `pareto/`)", "", "| trial | accuracy | cost |", "|---|---|---|"]
+    for t in front:
+        lines.append(f"| {t.number} | {_fmt(t.user_attrs['accuracy'], 'acc')} | {t.user_attrs['cost']:.6g} |")
+    lines += ["", "![accuracy against cost](report.png)", ""]
+    _write_text(run_dir / "report.md", "\n".join(lines))
+    return {"best": best, "front": front, "states": states, "wall": wall, "train_seconds": train_seconds,
+            "trial_seconds": seconds}  # fmt: skip

@@ -1,0 +1,345 @@
+"""The study runner: an Optuna study over a search space, stored in a run directory.
+
+Every trial samples an architecture, counts its cost at the *target* resolution and class
+count, trains it on the proxy task (unless the hard-constraint objective rules it out on
+cost alone), and returns its reward. The study lives in storage (SQLite in the run
+directory by default), so a killed search resumes with no completed trial lost or repeated;
+a trial that was running when the process died is marked failed with that reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from search_spaces import Architecture, MBConvSpace, architecture_to_dict, count_flops, count_params, load_architecture
+
+from .costs import measure_latency_ms
+from .data import Dataset, DataSpec, load_dataset
+from .objectives import Objective
+from .spec import ExperimentSpec, dump_spec, load_spec, spec_to_dict
+from .train import TrainConfig, train
+
+__all__ = ["FINISHED", "RunError", "SearchRun", "build_space", "open_study", "run_search"]
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+INTERRUPTED = "interrupted: the process running this trial stopped before it finished"
+
+
+class RunError(ValueError):
+    """A run directory that cannot be used as asked (exit code 2)."""
+
+
+class TrialFailed(Exception):
+    """A trial that could not be scored; its reason is in the trial's ``fail_reason``."""
+
+
+def build_space(spec: ExperimentSpec) -> MBConvSpace:
+    s = spec.space
+    base = dataclasses.replace(load_architecture(s.base), resolution=spec.target.resolution)
+    return MBConvSpace(base=base, kernel=s.kernel, expand=s.expand, se=s.se, layers=s.layers, width=s.width)
+
+
+def build_objective(spec: ExperimentSpec) -> Objective:
+    o = spec.objective
+    if o.type == "pareto":
+        return Objective("pareto")
+    if o.mode == "hard":
+        return Objective("mnas", 0.0, -1.0, hard=True)
+    if o.mode == "custom":
+        assert o.alpha is not None and o.beta is not None  # checked by the spec
+        return Objective("mnas", o.alpha, o.beta)
+    return Objective("mnas", -0.07, -0.07)
+
+
+def proxy_config(spec: ExperimentSpec) -> TrainConfig:
+    p = spec.proxy
+    return TrainConfig(epochs=p.epochs, batch_size=p.batch_size, optimizer=p.optimizer, lr=p.lr,
+                       weight_decay=p.weight_decay, resolution=p.resolution, seed=spec.seed,
+                       threads=p.threads, bn_recalibrate=p.bn_recalibrate)  # fmt: skip
+
+
+def _sampler(spec: ExperimentSpec) -> optuna.samplers.BaseSampler:
+    # Every setting that Optuna 5 changed by default is written out.
+    name, seed = spec.search.sampler, spec.seed
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=min(50, max(4, spec.search.trials // 4)))
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=False, n_startup_trials=10)
+
+
+def _pruner(spec: ExperimentSpec) -> optuna.pruners.BasePruner:
+    if spec.objective.type == "pareto" or spec.search.pruner == "none":
+        return optuna.pruners.NopPruner()
+    if spec.search.pruner == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)
+    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+
+
+def storage_url(spec: ExperimentSpec, run_dir: Path) -> str:
+    return spec.search.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
+
+
+def open_study(spec: ExperimentSpec, run_dir: Path, *, create: bool) -> optuna.Study:
+    """Create the study of a new run, or load the study of an existing one."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = storage_url(spec, run_dir)
+    if create:
+        try:
+            return optuna.create_study(storage=url, study_name=spec.name, sampler=_sampler(spec),
+                                       pruner=_pruner(spec), directions=build_objective(spec).directions)  # fmt: skip
+        except optuna.exceptions.DuplicatedStudyError:
+            raise RunError(f"search.storage: a study named {spec.name!r} already exists in {url}; "
+                           "resume it with --resume or rename the experiment") from None  # fmt: skip
+    try:
+        return optuna.load_study(storage=url, study_name=spec.name, sampler=_sampler(spec), pruner=_pruner(spec))
+    except KeyError:
+        raise RunError(f"--resume: no study named {spec.name!r} in {url}") from None
+
+
+def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=FINISHED)
+
+
+def fail_interrupted(study: optuna.Study) -> int:
+    """Mark trials left RUNNING by a dead process as FAIL, with the reason; returns how many."""
+    storage = study._storage  # the study's own storage, as Optuna's fail_stale_trials uses it
+    count = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        storage.set_trial_user_attr(trial._trial_id, "fail_reason", INTERRUPTED)
+        storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        count += 1
+    return count
+
+
+@dataclass
+class SearchRun:
+    """A search in progress: the spec, its run directory, and what a trial needs."""
+
+    spec: ExperimentSpec
+    run_dir: Path
+    space: MBConvSpace
+    objective: Objective
+    data: Dataset | None = None
+    log: Callable[[str], None] = print
+
+    def cost(self, arch: Architecture) -> dict[str, float]:
+        """FLOPs and params at the target resolution and class count, plus the cost metric."""
+        t = self.spec.target
+        out: dict[str, float] = {
+            "flops": float(count_flops(arch, resolution=t.resolution, num_classes=t.num_classes)),
+            "params": float(count_params(arch, num_classes=t.num_classes)),
+        }
+        if t.cost == "latency_ms":
+            out["latency_ms"] = measure_latency_ms(arch, resolution=t.resolution, num_classes=t.num_classes)
+        out["cost"] = out[t.cost]
+        return out
+
+    def dataset(self) -> Dataset:
+        if self.data is None:
+            p = self.spec.proxy
+            spec = DataSpec(p.dataset, path=p.path, train_size=p.train_size, val_size=p.val_size)
+            self.data = load_dataset(spec, seed=self.spec.seed)
+        return self.data
+
+    def evaluate(self, trial: optuna.Trial) -> list[float]:
+        """The objective: sample, count, (maybe) train, score."""
+        started = time.perf_counter()
+        arch = self.space.sample(trial)
+        costs = self.cost(arch)
+        for key, value in costs.items():
+            trial.set_user_attr(key, value)
+        trial.set_user_attr("architecture", architecture_to_dict(arch))
+        target = self.spec.target.budget
+        if self.objective.kind == "pareto" and target is not None:
+            trial.set_constraint("budget", costs["cost"] - target)  # feasible when <= 0
+        if self.objective.skips(costs["cost"], target):
+            trial.set_user_attr("skipped", f"over budget: {self.spec.target.cost} {costs['cost']:.6g} > {target:.6g}; "
+                                           "not trained (hard constraint)")  # fmt: skip
+            trial.set_user_attr("accuracy", None)
+            trial.set_user_attr("reward", 0.0)
+            trial.set_user_attr("seconds", time.perf_counter() - started)
+            return [0.0]
+
+        def report(record: Any) -> None:
+            if self.objective.kind != "mnas":
+                return
+            value = self.objective.values(record.val_accuracy, costs["cost"], target)[0]
+            trial.report(value, record.epoch)
+            if trial.should_prune():
+                trial.set_user_attr("accuracy", record.val_accuracy)
+                trial.set_user_attr("seconds", time.perf_counter() - started)
+                raise optuna.TrialPruned(f"pruned after epoch {record.epoch}")
+
+        data = self.dataset()
+        try:
+            result = train(arch, data, proxy_config(self.spec), callback=report)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:  # any failure of one candidate is recorded; the search goes on
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            trial.set_user_attr("fail_reason", reason)
+            raise TrialFailed(reason) from exc
+        trial.set_user_attr("train_seconds", result.seconds)
+        if result.status != "ok":
+            trial.set_user_attr("fail_reason", result.reason)
+            trial.set_user_attr("seconds", time.perf_counter() - started)
+            raise TrialFailed(result.reason)
+        values = self.objective.values(result.val_accuracy, costs["cost"], target)
+        trial.set_user_attr("accuracy", result.val_accuracy)
+        trial.set_user_attr("reward", values[0] if self.objective.kind == "mnas" else None)
+        trial.set_user_attr("seconds", time.perf_counter() - started)
+        return values
+
+
+def prepare_run_dir(spec_path: str | Path | None, out: str | None, *, resume: bool) -> tuple[ExperimentSpec, Path]:
+    """Resolve the spec and the run directory; refuse to reuse a directory without ``resume``."""
+    if resume:
+        if out is None and spec_path is None:
+            raise RunError("--resume: give the spec or --out RUN_DIR")
+        run_dir = Path(out) if out else Path(load_spec(spec_path).run_dir)  # type: ignore[arg-type]
+        saved = run_dir / "spec.yaml"
+        if not saved.is_file():
+            raise RunError(f"--resume: {run_dir} is not a run directory (no spec.yaml)")
+        spec = load_spec(saved)
+        if spec_path is not None:
+            given = spec_to_dict(load_spec(spec_path))
+            recorded = spec_to_dict(spec)
+            for section in recorded:
+                if section not in ("search", "output") and given.get(section) != recorded.get(section):
+                    raise RunError(f"--resume: {spec_path} differs from {saved} in section {section!r}; "
+                                   "a resumed run keeps its spec")  # fmt: skip
+        return spec, run_dir
+    assert spec_path is not None
+    spec = load_spec(spec_path)
+    run_dir = Path(out or spec.run_dir)
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise RunError(f"{run_dir}: run directory already exists; use --resume to continue it, or another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "spec.yaml").write_text(dump_spec(spec), encoding="utf-8")
+    return spec, run_dir
+
+
+def run_search(
+    spec: ExperimentSpec,
+    run_dir: Path,
+    *,
+    resume: bool,
+    trials: int | None = None,
+    log: Callable[[str], None] = print,
+) -> optuna.Study:
+    """Run (or continue) the study until ``trials`` trials have finished (complete, pruned or failed)."""
+    total = trials or spec.search.trials
+    study = open_study(spec, run_dir, create=not resume)
+    if resume:
+        lost = fail_interrupted(study)
+        if lost:
+            log(f"marked {lost} interrupted trial(s) as failed")
+    run = SearchRun(spec, run_dir, build_space(spec), build_objective(spec), log=log)
+    done = len(finished_trials(study))
+    remaining = max(0, total - done)
+    log(f"{spec.name}: {run.space.size():.3g} architectures in the {spec.space.type} space around "
+        f"{spec.space.base}; {spec.search.sampler} sampler; {done}/{total} trials finished, "
+        f"{remaining} to run")  # fmt: skip
+    if remaining == 0:
+        return study
+    data = run.dataset()
+    log(data.describe())
+    started = time.perf_counter()
+    first = done
+
+    def progress(study: optuna.Study, trial: FrozenTrial) -> None:
+        finished = len(finished_trials(study))
+        elapsed = time.perf_counter() - started
+        left = elapsed / max(finished - first, 1) * (total - finished)
+        log(_progress_line(study, trial, finished, total, spec, left))
+
+    study.optimize(run.evaluate, n_trials=remaining, catch=(TrialFailed,), callbacks=[progress])
+    return study
+
+
+def _progress_line(study: optuna.Study, trial: FrozenTrial, finished: int, total: int, spec: ExperimentSpec,
+                   left: float) -> str:  # fmt: skip
+    attrs = trial.user_attrs
+    acc = attrs.get("accuracy")
+    cost_name = spec.target.cost
+    cost = attrs.get("cost", math.nan)
+    text = f"[{finished}/{total}] trial {trial.number} {trial.state.name.lower()}"
+    text += f"  acc {100 * acc:.2f}%" if isinstance(acc, float) else ""
+    text += f"  {cost_name} {_fmt_cost(cost_name, cost)}"
+    if attrs.get("reward") is not None:
+        text += f"  reward {attrs['reward']:.4f}"
+    if "fail_reason" in attrs or "skipped" in attrs:
+        text += f"  ({attrs.get('fail_reason') or attrs.get('skipped')})"
+    best = best_trial(study, spec)
+    if best is not None and spec.objective.type == "mnas":
+        text += f" | best #{best.number} reward {best.user_attrs.get('reward', math.nan):.4f}"
+    elif best is not None:
+        text += f" | pareto set {len(pareto_trials(study))}"
+    text += f" | {attrs.get('seconds', 0):.0f}s | left ~{_duration(left)}"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
+
+
+def _fmt_cost(name: str, value: float) -> str:
+    if name == "latency_ms":
+        return f"{value:.2f} ms"
+    return f"{value / 1e6:.1f}M"
+
+
+def completed(study: optuna.Study) -> list[FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def best_trial(study: optuna.Study, spec: ExperimentSpec) -> FrozenTrial | None:
+    """Highest reward (mnas), or the most accurate feasible member of the Pareto set (pareto)."""
+    trials = [t for t in completed(study) if t.user_attrs.get("accuracy") is not None]
+    if spec.objective.type == "mnas":
+        trials = [t for t in trials if t.user_attrs.get("reward") is not None]
+        return max(trials, key=lambda t: (t.user_attrs["reward"], -t.number)) if trials else None
+    front = pareto_trials(study)
+    budget = spec.target.budget
+    feasible = [t for t in front if budget is None or t.user_attrs["cost"] <= budget] or front
+    return (
+        max(feasible, key=lambda t: (t.user_attrs["accuracy"], -t.user_attrs["cost"], -t.number)) if feasible else None
+    )
+
+
+def pareto_trials(study: optuna.Study) -> list[FrozenTrial]:
+    """Completed, trained trials not dominated in (accuracy up, cost down), sorted by cost."""
+    trials = [t for t in completed(study) if t.user_attrs.get("accuracy") is not None]
+    front = []
+    for t in trials:
+        a, c = t.user_attrs["accuracy"], t.user_attrs["cost"]
+        dominated = any(
+            (o.user_attrs["accuracy"] >= a and o.user_attrs["cost"] <= c)
+            and (o.user_attrs["accuracy"] > a or o.user_attrs["cost"] < c)
+            for o in trials
+        )
+        if not dominated:
+            front.append(t)
+    return sorted(front, key=lambda t: (t.user_attrs["cost"], -t.user_attrs["accuracy"], t.number))
+
+
+def load_run(run_dir: Path) -> tuple[ExperimentSpec, optuna.Study]:
+    """The spec and study of an existing run directory (for reports)."""
+    saved = run_dir / "spec.yaml"
+    if not saved.is_file():
+        raise RunError(f"{run_dir}: not a run directory (no spec.yaml)")
+    spec = load_spec(saved)
+    return spec, open_study(spec, run_dir, create=False)
