@@ -196,8 +196,10 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write an architecture as canonical JSON or as timm ``arch_def`` block strings."""
+    """Write an architecture as canonical JSON, timm ``arch_def`` block strings, or ONNX."""
     arch, metrics = load_architecture_with_metrics(args.arch)
+    if args.format == "onnx":
+        return _export_onnx(arch, args)
     if args.format == "json":
         text = dumps_architecture(arch, metrics or None)
     else:
@@ -206,6 +208,35 @@ def cmd_export(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise UsageError(f"--format timm: {exc}") from None
     _write_output(text, args.out)
+    return 0
+
+
+def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
+    """The built model (eval mode, freshly initialized or ``--weights``) as an ONNX graph."""
+    import warnings
+
+    if args.out is None:
+        raise UsageError("--format onnx: --out FILE.onnx is required")
+    path = Path(args.out)
+    if path.exists():
+        raise UsageError(f"--out: {path} already exists; choose another path or remove it")
+    if not path.parent.is_dir():
+        raise UsageError(f"--out: directory {path.parent} does not exist")
+    resolution = args.resolution or arch.resolution
+    model = build_model(arch, num_classes=args.num_classes).eval()
+    if args.weights:
+        try:
+            model.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))
+        except Exception as exc:  # unreadable, or not this architecture's weights
+            raise UsageError(f"--weights: cannot load {args.weights} into {arch.name} ({type(exc).__name__})") from None
+    tmp = path.with_name(path.name + ".tmp")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, 3, resolution, resolution),), str(tmp), dynamo=False,
+                          input_names=["images"], output_names=["logits"],
+                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})  # fmt: skip
+    tmp.replace(path)
+    print(f"wrote {path} ({arch.name}, input 1x3x{resolution}x{resolution}, {args.num_classes} classes)")
     return 0
 
 
@@ -395,10 +426,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fvcore", action="store_true", help="also count FLOPs by tracing the model with fvcore")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("export", help="write an architecture as JSON or timm block strings")
+    p = sub.add_parser("export", help="write an architecture as JSON, timm block strings or ONNX")
     p.add_argument("arch", metavar="ARCH", help="architecture JSON file or preset name")
-    p.add_argument("--format", required=True, choices=("json", "timm"), help="output format")
-    p.add_argument("--out", help="output file (default: stdout); an existing file is not replaced")
+    p.add_argument("--format", required=True, choices=("json", "timm", "onnx"), help="output format")
+    p.add_argument("--out", help="output file (default: stdout; required for onnx); never replaces a file")
+    p.add_argument("--resolution", type=_positive_int, help="onnx: input size (default: the architecture's own)")
+    p.add_argument("--num-classes", type=_positive_int, default=1000, help="onnx: classifier outputs (default 1000)")
+    p.add_argument("--weights", help="onnx: trained weights (weights.pt from nas train)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("search", help="run an architecture search from a YAML spec")

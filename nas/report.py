@@ -156,8 +156,11 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
     if best is not None:
         cost_kind = "f" if spec.target.cost == "latency_ms" else "M"
         reward = f", reward {_fmt(best.user_attrs.get('reward'), 'r')}" if key == "reward" else ""
-        lines.append(f"- best: trial {best.number}, accuracy {_fmt(best.user_attrs['accuracy'], 'acc')}, "
-                     f"{spec.target.cost} {_fmt(best.user_attrs['cost'], cost_kind)}{reward} -> `best.json`")  # fmt: skip
+        cost = _fmt(best.user_attrs["cost"], cost_kind)
+        accuracy = _fmt(best.user_attrs["accuracy"], "acc")
+        lines.append(
+            f"- best: trial {best.number}, accuracy {accuracy}, {spec.target.cost} {cost}{reward} -> `best.json`"
+        )
     lines += ["", f"## Top {len(ranked)} by {key}", "",
               "| trial | accuracy | FLOPs | params | reward | seconds |", "|---|---|---|---|---|---|"]  # fmt: skip
     for t in ranked:

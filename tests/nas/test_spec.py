@@ -1,0 +1,113 @@
+"""The experiment spec: defaults, the resolved dump, and malformed specs (exit 2, one line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nas.cli import main
+from nas.spec import dump_spec, load_spec, spec_from_dict
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_minimal_spec_gets_defaults():
+    spec = spec_from_dict({"target": {"flops": 4e8}})
+    assert spec.objective.type == "mnas" and spec.objective.mode == "soft"
+    assert spec.search.sampler == "tpe" and spec.search.trials == 20 and spec.search.pruner == "median"
+    assert spec.proxy.dataset == "digits" and spec.target.resolution == 224 and spec.target.cost == "flops"
+    assert spec_from_dict({"objective": {"type": "pareto"}}).search.sampler == "nsga2"
+
+
+def test_resolved_dump_round_trips(tmp_path):
+    spec = spec_from_dict({"name": "x", "target": {"latency_ms": 20.0}, "space": {"width": [0.5, 1]}})
+    path = tmp_path / "spec.yaml"
+    path.write_text(dump_spec(spec))
+    assert load_spec(path) == spec
+    assert spec.space.width == (0.5, 1.0) and spec.target.cost == "latency_ms"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "experiments").glob("*.yaml")))
+def test_shipped_experiments_are_valid(name):
+    spec = load_spec(ROOT / "experiments" / name)
+    assert spec.name
+
+
+BASE = {"name": "t", "target": {"flops": 1e8}}
+BAD = [
+    ({"proxy": {"epochs": 0}}, "proxy.epochs: must be >= 1, got 0"),
+    ({"proxy": {"epochs": "three"}}, "proxy.epochs: must be an integer, got 'three'"),
+    ({"proxy": {"epoch": 3}}, "proxy.epoch: unknown key"),
+    ({"colour": "red"}, "colour: unknown key"),
+    ({"proxy": {"dataset": "imagenet"}}, "proxy.dataset: must be one of"),
+    ({"proxy": {"dataset": "mnist"}}, "proxy.path: dataset mnist needs a path"),
+    (
+        {"proxy": {"dataset": "cifar10", "path": "/nonexistent/cifar"}},
+        "proxy.path: does not exist, got '/nonexistent/cifar'",
+    ),
+    ({"proxy": {"lr": -0.1}}, "proxy.lr: must be > 0, got -0.1"),
+    ({"proxy": {"batch_size": 1.5}}, "proxy.batch_size: must be an integer, got 1.5"),
+    ({"proxy": {"train_size": 0}}, "proxy.train_size: must be >= 1, got 0"),
+    ({"proxy": "digits"}, "proxy: must be a mapping, got 'digits'"),
+    ({"target": {"flops": -5}}, "target.flops: must be > 0, got -5.0"),
+    ({"target": {"flops": 1e8, "params": 1e6}}, "target: give at most one budget"),
+    ({"target": {"flops": None}}, "target: objective mnas needs a budget"),
+    ({"target": {"flops": 1e8, "resolution": 0}}, "target.resolution: must be >= 1, got 0"),
+    ({"target": {"flops": float("inf")}}, "target.flops: must be a finite number, got inf"),
+    ({"objective": {"type": "reinforce"}}, "objective.type: must be mnas or pareto"),
+    ({"objective": {"mode": "custom", "alpha": -0.07}}, "objective.alpha: mode custom needs both alpha and beta"),
+    ({"objective": {"mode": "soft", "beta": -1}}, "objective.mode: alpha and beta are only read with mode: custom"),
+    ({"space": {"kernel": []}}, "space.kernel: must list at least one choice, got []"),
+    ({"space": {"kernel": [3, 4]}}, "space.kernel: kernels must be odd and >= 1, got 4"),
+    ({"space": {"width": [0.5, 0.5]}}, "space.width: choices must be distinct"),
+    ({"space": {"se": [1.5]}}, "space.se: SE ratios must be in [0, 1), got 1.5"),
+    ({"space": {"base": "resnet-50"}}, "space.base:"),
+    ({"space": {"type": "cell"}}, "space.type: must be mbconv"),
+    ({"space": {"expand": "six"}}, "space.expand: must be a list, got 'six'"),
+    ({"search": {"trials": 0}}, "search.trials: must be >= 1, got 0"),
+    ({"search": {"sampler": "cmaes"}}, "search.sampler: must be tpe, nsga2 or random, got 'cmaes'"),
+    ({"search": {"pruner": "hyperband"}}, "search.pruner: must be median, halving or none"),
+    ({"search": {"storage": "study.db"}}, "search.storage: must be a storage URL"),
+    ({"seed": "zero"}, "seed: must be an integer, got 'zero'"),
+    ({"name": ""}, "name: must be a non-empty name"),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), BAD, ids=[m.split(":")[0] + str(i) for i, (_, m) in enumerate(BAD)])
+def test_malformed_specs_exit_2_with_one_line(capsys, tmp_path, change, message):
+    data = {**BASE}
+    for key, value in change.items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) and isinstance(data.get(key), dict) else value
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    code = main(["search", str(path), "--out", str(tmp_path / "run")])
+    _, err = capsys.readouterr()
+    assert code == 2, err
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("name: [unclosed", "invalid YAML at line 1"), ("", "the spec is empty"), ("- 1\n- 2\n", "must be a mapping")],
+)
+def test_unreadable_specs(capsys, tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    assert main(["search", str(path)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_spec_file(capsys, tmp_path):
+    assert main(["search", str(tmp_path / "nope.yaml")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_yaml_tags_are_not_executed(capsys, tmp_path):
+    path = tmp_path / "evil.yaml"
+    path.write_text("name: !!python/object/apply:os.system ['echo hacked']\n")
+    assert main(["search", str(path)]) == 2
+    assert "invalid YAML" in capsys.readouterr().err
