@@ -74,7 +74,9 @@ def _sampler(spec: ExperimentSpec) -> optuna.samplers.BaseSampler:
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=min(50, max(4, spec.search.trials // 4)))
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=False, n_startup_trials=10)
+    # Random start-up trials: Optuna's 10, but at most a quarter of a small budget.
+    startup = max(3, min(10, spec.search.trials // 4))
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=False, n_startup_trials=startup)
 
 
 def _pruner(spec: ExperimentSpec) -> optuna.pruners.BasePruner:
@@ -130,7 +132,6 @@ class SearchRun:
     space: MBConvSpace
     objective: Objective
     data: Dataset | None = None
-    log: Callable[[str], None] = print
 
     def cost(self, arch: Architecture) -> dict[str, float]:
         """FLOPs and params at the target resolution and class count, plus the cost metric."""
@@ -181,6 +182,7 @@ class SearchRun:
                 raise optuna.TrialPruned(f"pruned after epoch {record.epoch}")
 
         data = self.dataset()
+        train_started = time.perf_counter()
         try:
             result = train(arch, data, proxy_config(self.spec), callback=report)
         except optuna.TrialPruned:
@@ -189,7 +191,8 @@ class SearchRun:
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             trial.set_user_attr("fail_reason", reason)
             raise TrialFailed(reason) from exc
-        trial.set_user_attr("train_seconds", result.seconds)
+        finally:  # pruned and failed trials trained too: their time counts as training
+            trial.set_user_attr("train_seconds", time.perf_counter() - train_started)
         if result.status != "ok":
             trial.set_user_attr("fail_reason", result.reason)
             trial.set_user_attr("seconds", time.perf_counter() - started)
@@ -244,7 +247,7 @@ def run_search(
         lost = fail_interrupted(study)
         if lost:
             log(f"marked {lost} interrupted trial(s) as failed")
-    run = SearchRun(spec, run_dir, build_space(spec), build_objective(spec), log=log)
+    run = SearchRun(spec, run_dir, build_space(spec), build_objective(spec))
     done = len(finished_trials(study))
     remaining = max(0, total - done)
     log(f"{spec.name}: {run.space.size():.3g} architectures in the {spec.space.type} space around "

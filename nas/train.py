@@ -93,7 +93,7 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     bn_recalibrate: str = "auto"
-    recalibration_batches: int = 20
+    recalibration_images: int = 1024
     eval_batch_size: int = 512
     channels_last: bool = True
     progressive: ProgressiveConfig | None = None
@@ -114,7 +114,7 @@ class TrainConfig:
             ("mixup", self.mixup >= 0, ">= 0"),
             ("threads", self.threads is None or self.threads >= 1, ">= 1"),
             ("bn_recalibrate", self.bn_recalibrate in ("auto", "always", "never"), "auto, always or never"),
-            ("recalibration_batches", self.recalibration_batches >= 1, ">= 1"),
+            ("recalibration_images", self.recalibration_images >= 1, ">= 1"),
             ("eval_batch_size", self.eval_batch_size >= 1, ">= 1"),
         ]
         for name, ok, rule in checks:
@@ -232,7 +232,7 @@ def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     if config.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=config.lr)
+        return torch.optim.AdamW(groups, lr=config.lr, foreach=True)
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
     # RMSProp as in P1 §5.2 (decay 0.9, momentum 0.9; TF epsilon 1e-3).
@@ -343,6 +343,8 @@ def train(
                             arch.dropout if config.dropout is None else config.dropout, config.randaug, config.mixup)]
     )  # fmt: skip
     steps_per_epoch = max(1, len(data.train) // config.batch_size)  # full batches only (drop_last)
+    # BN statistics from up to recalibration_images training images, at most a quarter of an epoch
+    recalibration_batches = max(1, -(-min(config.recalibration_images, len(data.train) // 4) // config.batch_size))
     opt = _optimizer(model, config)
     sched = _scheduler(opt, config, steps_per_epoch * config.epochs)
     slow_bn = arch.bn_momentum < 0.1
@@ -392,7 +394,7 @@ def train(
                 config.bn_recalibrate == "auto" and (slow_bn or stage.size != eval_size)
             ):
                 recalibrate_bn(model, data, resolution=eval_size, batch_size=config.batch_size,
-                               max_batches=config.recalibration_batches, generator=generator,
+                               max_batches=recalibration_batches, generator=generator,
                                memory_format=memory_format)  # fmt: skip
             val_acc, val_loss = evaluate(model, data, data.val, resolution=eval_size,
                                          batch_size=config.eval_batch_size, memory_format=memory_format)  # fmt: skip
