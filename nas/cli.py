@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import torch
 
 from nas.data import Dataset
+from nas.progress import format_duration
 from nas.train import OPTIMIZERS, SCHEDULES, ProgressiveConfig, TrainConfig
 from search_spaces import (
     Architecture,
@@ -66,11 +67,6 @@ def _non_negative_float(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
 def _new_directory(out: str) -> Path:
@@ -316,14 +312,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         print(f"epoch {record.epoch}/{config.epochs}  {record.resolution}px  loss {record.train_loss:.4f}  "
               f"train {100 * record.train_accuracy:.2f}%  {val}  "
-              f"{record.images_per_second:,.0f} img/s  {record.seconds:.1f}s  left {_duration(left)}",
+              f"{record.images_per_second:,.0f} img/s  {record.seconds:.1f}s  left {format_duration(left)}",
               flush=True)  # fmt: skip
 
     result = train(arch, data, config, callback=progress, evaluate_test=args.evaluate)
     summary = f"{result.status}: val accuracy {100 * result.val_accuracy:.2f}%"
     if result.test_accuracy is not None:
         summary += f", test accuracy {100 * result.test_accuracy:.2f}%"
-    print(f"{summary} in {_duration(result.seconds)}" + (f" ({result.reason})" if result.reason else ""))
+    print(f"{summary} in {format_duration(result.seconds)}" + (f" ({result.reason})" if result.reason else ""))
     if out is not None:
         metrics = {"architecture": arch.name, "data": data.describe(), "config": asdict(config), **result.to_dict()}
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

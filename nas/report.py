@@ -85,7 +85,7 @@ def _plot(path: Path, spec: ExperimentSpec, trials: list[FrozenTrial], front: li
     ax.set_ylabel(f"proxy validation accuracy (%), {spec.proxy.dataset}")
     ax.set_title(spec.name)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=110)

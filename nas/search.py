@@ -25,6 +25,7 @@ from search_spaces import Architecture, MBConvSpace, architecture_to_dict, count
 from .costs import measure_latency_ms
 from .data import Dataset, DataSpec, load_dataset
 from .objectives import Objective
+from .progress import format_duration
 from .spec import ExperimentSpec, dump_spec, load_spec, spec_to_dict
 from .train import TrainConfig, train
 
@@ -288,7 +289,7 @@ def _progress_line(study: optuna.Study, trial: FrozenTrial, finished: int, total
         text += f" | best #{best.number} reward {best.user_attrs.get('reward', math.nan):.4f}"
     elif best is not None:
         text += f" | pareto set {len(pareto_trials(study))}"
-    text += f" | {attrs.get('seconds', 0):.0f}s | left ~{_duration(left)}"
+    text += f" | {attrs.get('seconds', 0):.0f}s | left ~{format_duration(left)}"
     return text
 
 

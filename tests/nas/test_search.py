@@ -33,7 +33,8 @@ def write_spec(tmp_path: Path, name: str = "s", **sections) -> Path:
         "search": {"trials": 4, "sampler": "tpe", "pruner": "none"},
     }
     for key, value in sections.items():
-        spec[key] = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
+        merged = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
+        spec[key] = {k: v for k, v in merged.items() if v is not None} if isinstance(merged, dict) else merged
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
@@ -199,3 +200,14 @@ def test_resume_after_kill_9(tmp_path):
     again = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "0 to run" in again.stdout
     assert len(optuna.load_study(storage=storage, study_name="s").trials) == 5
+
+
+@pytest.mark.parametrize(("budget", "value"), [("params", 20e3), ("latency_ms", 50.0)])
+def test_other_cost_metrics(capsys, tmp_path, budget, value):
+    spec = write_spec(tmp_path, target={"flops": None, budget: value}, search={"trials": 2})
+    out = tmp_path / "run"
+    assert run(capsys, "search", spec, "--out", out)[0] == 0
+    for row in rows(out):
+        assert float(row["cost"]) == float(row[budget]) > 0
+    best = json.loads((out / "best.json").read_text())["metrics"]
+    assert best["cost"] == best[budget]
