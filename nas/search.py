@@ -126,10 +126,9 @@ def fail_interrupted(study: optuna.Study) -> int:
 
 @dataclass
 class SearchRun:
-    """A search in progress: the spec, its run directory, and what a trial needs."""
+    """A search in progress: the spec and what a trial needs."""
 
     spec: ExperimentSpec
-    run_dir: Path
     space: MBConvSpace
     objective: Objective
     data: Dataset | None = None
@@ -248,7 +247,7 @@ def run_search(
         lost = fail_interrupted(study)
         if lost:
             log(f"marked {lost} interrupted trial(s) as failed")
-    run = SearchRun(spec, run_dir, build_space(spec), build_objective(spec))
+    run = SearchRun(spec, build_space(spec), build_objective(spec))
     done = len(finished_trials(study))
     remaining = max(0, total - done)
     log(f"{spec.name}: {run.space.size():.3g} architectures in the {spec.space.type} space around "
