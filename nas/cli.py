@@ -400,6 +400,60 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _coefficients(text: str) -> tuple[float, float, float]:
+    parts = text.split(",")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"must be three numbers ALPHA,BETA,GAMMA, got {text!r}")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be three numbers ALPHA,BETA,GAMMA, got {text!r}") from None
+    for name, value in zip(("alpha", "beta", "gamma"), values, strict=True):
+        if not (math.isfinite(value) and value >= 1.0):
+            raise argparse.ArgumentTypeError(f"{name} must be >= 1, got {value:g}")
+    return values[0], values[1], values[2]
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    """Emit a compound-scaled family from a base architecture."""
+    from scaling.family import compound_family, table_family, write_family
+
+    if (args.coefficients is None) == (args.table is None):
+        raise UsageError("nas scale: give exactly one of --coefficients ALPHA,BETA,GAMMA or --table efficientnet")
+    if args.table is not None and args.phi is not None:
+        raise UsageError("--phi: the efficientnet table has fixed members B0-B7; --phi goes with --coefficients")
+    base, _ = load_architecture_with_metrics(args.base)
+    out = _new_directory(args.out)
+    if args.coefficients is not None:
+        alpha, beta, gamma = args.coefficients
+        phi = 7 if args.phi is None else args.phi
+        members = compound_family(base, alpha=alpha, beta=beta, gamma=gamma, phi=phi)
+        source: dict[str, Any] = {"base": base.name, "alpha": alpha, "beta": beta, "gamma": gamma,
+                                  "nominal_flops_ratio": alpha * beta**2 * gamma**2,
+                                  "resolution_rounding": "nearest multiple of 8"}  # fmt: skip
+    else:
+        members = table_family(base)
+        source = {"base": base.name, "table": args.table}
+    manifest = write_family(members, out, source=source, num_classes=args.num_classes)
+    print(f"{'name':<24} {'phi':>3} {'width':>6} {'depth':>6} {'res':>4} {'params':>9} {'FLOPs':>9} {'x prev':>7}")
+    for m in manifest["members"]:
+        ratio = "-" if m["flops_ratio"] is None else f"{m['flops_ratio']:.3f}"
+        print(f"{m['name']:<24} {m['phi']:>3} {m['width']:>6.3f} {m['depth']:>6.3f} {m['resolution']:>4} "
+              f"{m['params'] / 1e6:>8.2f}M {m['flops'] / 1e9:>8.3f}G {ratio:>7}")  # fmt: skip
+    print(f"wrote {out}/family.json, family.png and {len(members)} architecture files")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -442,6 +496,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="regenerate the plots and summary of a run directory")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("scale", help="emit a compound-scaled model family (phi = 0..N) from a base")
+    p.add_argument("--base", required=True, metavar="ARCH", help="base architecture JSON file or preset name")
+    p.add_argument("--coefficients", type=_coefficients, metavar="A,B,G", help="depth, width, resolution (>= 1)")
+    p.add_argument("--table", choices=("efficientnet",), help="the published EfficientNet B0-B7 table")
+    p.add_argument("--phi", type=_non_negative_int, help="with --coefficients: largest phi (default 7)")
+    p.add_argument("--num-classes", type=_positive_int, default=1000, help="for the manifest's counts (default 1000)")
+    p.add_argument("--out", required=True, help="new directory for the family")
+    p.set_defaults(func=cmd_scale)
 
     p = sub.add_parser("train", help="train an architecture on a dataset (optionally with progressive learning)")
     p.add_argument("arch", metavar="ARCH", help="architecture JSON file or preset name")
