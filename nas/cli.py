@@ -424,10 +424,35 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _scale_grid(args: argparse.Namespace) -> int:
+    """``nas scale SPEC.yaml``: the alpha, beta, gamma grid search, then the family."""
+    from nas.data import DataError
+    from nas.scale_run import prepare_scale_dir, run_grid
+    from nas.search import RunError
+    from nas.spec import SpecError
+
+    if args.base or args.coefficients or args.table or args.phi is not None:
+        raise UsageError("nas scale SPEC.yaml: the base, grid and phi come from the spec (space.base, scale.*)")
+    try:
+        spec, run_dir = prepare_scale_dir(args.spec, args.out, resume=args.resume)
+        best = run_grid(spec, run_dir)
+    except (SpecError, RunError, DataError) as exc:
+        raise UsageError(str(exc)) from None
+    print(f"chosen alpha {best.alpha:g}, beta {best.beta:g}, gamma {best.gamma:g}; "
+          f"wrote {run_dir}/grid.jsonl, grid.csv, grid.md and family/")  # fmt: skip
+    return 0
+
+
 def cmd_scale(args: argparse.Namespace) -> int:
     """Emit a compound-scaled family from a base architecture."""
     from scaling.family import compound_family, table_family, write_family
 
+    if args.spec is not None:
+        return _scale_grid(args)
+    if args.resume:
+        raise UsageError("--resume: goes with a SPEC.yaml grid search")
+    if args.base is None or args.out is None:
+        raise UsageError("nas scale: give SPEC.yaml for the grid search, or --base ARCH and --out DIR to emit a family")
     if (args.coefficients is None) == (args.table is None):
         raise UsageError("nas scale: give exactly one of --coefficients ALPHA,BETA,GAMMA or --table efficientnet")
     if args.table is not None and args.phi is not None:
@@ -497,13 +522,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("scale", help="emit a compound-scaled model family (phi = 0..N) from a base")
-    p.add_argument("--base", required=True, metavar="ARCH", help="base architecture JSON file or preset name")
+    p = sub.add_parser("scale", help="alpha, beta, gamma grid search (SPEC.yaml) and/or model family emission")
+    p.add_argument("spec", metavar="SPEC.yaml", nargs="?", help="grid search on the spec's base and proxy")
+    p.add_argument("--resume", action="store_true", help="with SPEC.yaml: continue a killed grid search")
+    p.add_argument("--base", metavar="ARCH", help="base architecture JSON file or preset name")
     p.add_argument("--coefficients", type=_coefficients, metavar="A,B,G", help="depth, width, resolution (>= 1)")
     p.add_argument("--table", choices=("efficientnet",), help="the published EfficientNet B0-B7 table")
     p.add_argument("--phi", type=_non_negative_int, help="with --coefficients: largest phi (default 7)")
     p.add_argument("--num-classes", type=_positive_int, default=1000, help="for the manifest's counts (default 1000)")
-    p.add_argument("--out", required=True, help="new directory for the family")
+    p.add_argument("--out", help="new directory for the family (or the grid search's run directory)")
     p.set_defaults(func=cmd_scale)
 
     p = sub.add_parser("train", help="train an architecture on a dataset (optionally with progressive learning)")

@@ -25,6 +25,7 @@ __all__ = [
     "ObjectiveSpec",
     "OutputSpec",
     "ProxySpec",
+    "ScaleSpec",
     "SearchSpec",
     "SpaceSpec",
     "SpecError",
@@ -130,6 +131,19 @@ class SearchSpec:
 
 
 @dataclass(frozen=True)
+class ScaleSpec:
+    """The alpha, beta, gamma grid of ``nas scale SPEC.yaml`` and the family it emits (P1 §3.3)."""
+
+    step: float = 0.05
+    alpha: tuple[float, ...] = (1.0, 2.0)
+    beta: tuple[float, ...] = (1.0, 1.5)
+    gamma: tuple[float, ...] = (1.0, 1.5)
+    target: float = 2.0
+    tolerance: float = 0.05
+    phi: int = 7
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     """The run directory (``--out`` overrides it)."""
 
@@ -147,6 +161,7 @@ class ExperimentSpec:
     objective: ObjectiveSpec = field(default_factory=ObjectiveSpec)
     proxy: ProxySpec = field(default_factory=ProxySpec)
     search: SearchSpec = field(default_factory=SearchSpec)
+    scale: ScaleSpec = field(default_factory=ScaleSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
 
     @property
@@ -216,7 +231,7 @@ def _fail(path: str, rule: str, value: Any) -> SpecError:
     return SpecError(f"{path}: {rule}, got {value!r}")
 
 
-def _check(spec: ExperimentSpec) -> None:
+def _check(spec: ExperimentSpec, purpose: str) -> None:
     """Range and consistency rules that types alone do not express."""
     if not spec.name or "/" in spec.name:
         raise _fail("name", "must be a non-empty name without '/'", spec.name)
@@ -252,7 +267,7 @@ def _check(spec: ExperimentSpec) -> None:
         raise _fail("objective.type", "must be mnas or pareto", o.type)
     if o.mode not in ("soft", "hard", "custom"):
         raise _fail("objective.mode", "must be soft, hard or custom", o.mode)
-    if o.type == "mnas" and t.budget is None:
+    if purpose == "search" and o.type == "mnas" and t.budget is None:
         raise SpecError("target: objective mnas needs a budget; set target.flops, target.params or target.latency_ms")
     if o.mode == "custom" and (o.alpha is None or o.beta is None):
         raise _fail("objective.alpha", "mode custom needs both alpha and beta", o.alpha)
@@ -298,19 +313,34 @@ def _check(spec: ExperimentSpec) -> None:
         raise _fail("search.workers", "must be 1 (one worker process per run)", q.workers)
     if q.storage is not None and "://" not in q.storage:
         raise _fail("search.storage", "must be a storage URL such as sqlite:///path/study.db", q.storage)
+    g = spec.scale
+    if not g.step > 0:
+        raise _fail("scale.step", "must be > 0", g.step)
+    for name, bounds in (("alpha", g.alpha), ("beta", g.beta), ("gamma", g.gamma)):
+        if len(bounds) != 2 or not 1.0 <= bounds[0] <= bounds[1]:
+            raise _fail(f"scale.{name}", "must be [low, high] with 1 <= low <= high", list(bounds))
+    if not g.target > 0:
+        raise _fail("scale.target", "must be > 0", g.target)
+    if g.tolerance < 0:
+        raise _fail("scale.tolerance", "must be >= 0", g.tolerance)
+    if g.phi < 0:
+        raise _fail("scale.phi", "must be >= 0", g.phi)
 
 
-def spec_from_dict(data: Any) -> ExperimentSpec:
-    """Validate a decoded YAML mapping into an ``ExperimentSpec``."""
+def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
+    """Validate a decoded YAML mapping into an ``ExperimentSpec``.
+
+    ``purpose`` is ``search`` or ``scale``; a scaling spec needs no budget.
+    """
     spec: ExperimentSpec = _decode_dataclass(ExperimentSpec, data, "")
-    _check(spec)
+    _check(spec, purpose)
     if spec.search.sampler is None:  # pinned explicitly, never left to Optuna's defaults
         sampler = "nsga2" if spec.objective.type == "pareto" else "tpe"
         spec = dataclasses.replace(spec, search=dataclasses.replace(spec.search, sampler=sampler))
     return spec
 
 
-def load_spec(path: str | Path) -> ExperimentSpec:
+def load_spec(path: str | Path, *, purpose: str = "search") -> ExperimentSpec:
     """Read and validate a YAML spec (``yaml.safe_load`` only)."""
     path = Path(path)
     try:
@@ -325,7 +355,7 @@ def load_spec(path: str | Path) -> ExperimentSpec:
         raise SpecError(f"{path}: invalid YAML{where}") from None
     if data is None:
         raise SpecError(f"{path}: the spec is empty")
-    return spec_from_dict(data)
+    return spec_from_dict(data, purpose=purpose)
 
 
 def spec_to_dict(spec: ExperimentSpec) -> dict[str, Any]:

@@ -1,0 +1,142 @@
+"""``nas scale SPEC.yaml``: the alpha, beta, gamma grid search on the proxy, then the family.
+
+Each candidate scales the spec's base (``space.base``) at phi = 1 and trains on the proxy
+at ``round(proxy.resolution * gamma)``. Finished candidates are appended to ``grid.jsonl``
+(flushed and fsync'd), so a killed grid search resumes with ``--resume`` without training
+them again; a torn last line is ignored. ``grid.csv`` and ``grid.md`` hold the table, and
+``family/`` the family emitted with the chosen coefficients.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from scaling.family import compound_family, write_family
+from scaling.grid import Candidate, GridRow, best_row, grid_candidates, grid_row
+from search_spaces import Architecture, load_architecture
+
+from .data import DataSpec, load_dataset
+from .progress import format_duration
+from .search import RunError, proxy_config
+from .spec import ExperimentSpec, dump_spec, load_spec
+from .train import train
+
+__all__ = ["prepare_scale_dir", "read_grid", "run_grid"]
+
+
+def prepare_scale_dir(spec_path: str, out: str | None, *, resume: bool) -> tuple[ExperimentSpec, Path]:
+    """The spec and the run directory; an existing directory is refused without ``resume``."""
+    spec = load_spec(spec_path, purpose="scale")
+    run_dir = Path(out or spec.run_dir)
+    if resume:
+        saved = run_dir / "spec.yaml"
+        if not saved.is_file():
+            raise RunError(f"--resume: {run_dir} is not a scaling run directory (no spec.yaml)")
+        return load_spec(saved, purpose="scale"), run_dir
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        raise RunError(f"{run_dir}: run directory already exists; use --resume to continue it, or another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "spec.yaml").write_text(dump_spec(spec), encoding="utf-8")
+    return spec, run_dir
+
+
+def read_grid(path: Path) -> dict[Candidate, GridRow]:
+    """Finished candidates from ``grid.jsonl``; a torn last line (a kill mid-write) is skipped."""
+    rows: dict[Candidate, GridRow] = {}
+    if not path.exists():
+        return rows
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = GridRow(**json.loads(line))
+        except (json.JSONDecodeError, TypeError):
+            continue
+        rows[(row.alpha, row.beta, row.gamma)] = row
+    return rows
+
+
+def _append(path: Path, row: GridRow) -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(dataclasses.asdict(row), sort_keys=True, allow_nan=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def run_grid(spec: ExperimentSpec, run_dir: Path, *, log: Callable[[str], None] = print) -> GridRow:
+    """Evaluate every candidate not yet in ``grid.jsonl``; write the table and the family."""
+    g, p = spec.scale, spec.proxy
+    base = load_architecture(spec.space.base)
+    candidates = grid_candidates(step=g.step, alpha=(g.alpha[0], g.alpha[1]), beta=(g.beta[0], g.beta[1]),
+                                 gamma=(g.gamma[0], g.gamma[1]), target=g.target, tolerance=g.tolerance)  # fmt: skip
+    if not candidates:
+        raise RunError(f"scale: no grid point has |alpha*beta^2*gamma^2 - {g.target:g}| <= {g.tolerance:g}")
+    journal = run_dir / "grid.jsonl"
+    rows = read_grid(journal)
+    if journal.exists():  # drop a torn last line before appending after it
+        tmp = journal.with_name(journal.name + ".tmp")
+        tmp.write_text("".join(json.dumps(dataclasses.asdict(r), sort_keys=True) + "\n" for r in rows.values()))
+        tmp.replace(journal)
+    todo = [c for c in candidates if c not in rows]
+    log(f"{spec.name}: {len(candidates)} candidates on the grid, {len(rows)} already evaluated, {len(todo)} to run")
+    data = load_dataset(DataSpec(p.dataset, path=p.path, train_size=p.train_size, val_size=p.val_size),
+                        seed=spec.seed) if todo else None  # fmt: skip
+    started = time.perf_counter()
+
+    def evaluate(arch: Architecture, candidate: Candidate) -> tuple[float, float]:
+        assert data is not None
+        config = dataclasses.replace(proxy_config(spec), resolution=round(p.resolution * candidate[2]))
+        result = train(arch, data, config)
+        if result.status != "ok":
+            log(f"  candidate {candidate} failed: {result.reason}")
+            return math.nan, result.seconds
+        return result.val_accuracy, result.seconds
+
+    for i, candidate in enumerate(todo, 1):
+        row = grid_row(base, candidate, num_classes=spec.target.num_classes, evaluate=evaluate)
+        _append(journal, row)
+        rows[candidate] = row
+        left = (time.perf_counter() - started) / i * (len(todo) - i)
+        log(f"[{len(rows)}/{len(candidates)}] alpha {row.alpha:g} beta {row.beta:g} gamma {row.gamma:g}: "
+            f"nominal {row.nominal:.3f}, FLOPs x{row.flops_ratio:.3f}, accuracy {100 * row.accuracy:.2f}%, "
+            f"{row.seconds:.0f}s | left ~{format_duration(left)}")  # fmt: skip
+    finished = [r for r in rows.values() if not math.isnan(r.accuracy)]
+    if not finished:
+        raise RunError("scale: every candidate failed; see grid.jsonl")
+    best = best_row(finished)
+    _write_table(run_dir, [rows[c] for c in candidates if c in rows], best)
+    family_dir = run_dir / "family"
+    if family_dir.exists():
+        for old in family_dir.iterdir():
+            old.unlink()
+    members = compound_family(base, alpha=best.alpha, beta=best.beta, gamma=best.gamma, phi=g.phi)
+    write_family(members, family_dir, num_classes=spec.target.num_classes,
+                 source={"base": base.name, "alpha": best.alpha, "beta": best.beta, "gamma": best.gamma,
+                         "nominal_flops_ratio": best.nominal, "resolution_rounding": "nearest multiple of 8",
+                         "grid": "../grid.csv"})  # fmt: skip
+    return best
+
+
+def _write_table(run_dir: Path, rows: list[GridRow], best: GridRow) -> None:
+    fields = [f.name for f in dataclasses.fields(GridRow)]
+    with (run_dir / "grid.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(dataclasses.asdict(row))
+    lines = [
+        f"chosen: alpha {best.alpha:g}, beta {best.beta:g}, gamma {best.gamma:g} "
+        f"(accuracy {100 * best.accuracy:.2f}%, FLOPs x{best.flops_ratio:.3f} for nominal {best.nominal:.3f})",
+        "",
+        "| alpha | beta | gamma | nominal | FLOPs ratio | params | accuracy | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (-r.accuracy if not math.isnan(r.accuracy) else math.inf, r.flops)):
+        lines.append(f"| {r.alpha:g} | {r.beta:g} | {r.gamma:g} | {r.nominal:.3f} | {r.flops_ratio:.3f} | "
+                     f"{r.params / 1e6:.2f}M | {100 * r.accuracy:.2f}% | {r.seconds:.1f} |")  # fmt: skip
+    (run_dir / "grid.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

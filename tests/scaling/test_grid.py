@@ -1,0 +1,100 @@
+"""The alpha, beta, gamma grid: the candidate set, end to end on digits, resume, bad input."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nas.cli import main
+from scaling.grid import GridRow, best_row, grid_candidates
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_candidates_are_exactly_the_constrained_grid_points():
+    got = set(grid_candidates(step=0.05, tolerance=0.05))
+    axis = [round(1 + 0.05 * i, 10) for i in range(21)]
+    expected = {
+        (a, b, g)
+        for a, b, g in itertools.product(axis, axis[:11], axis[:11])
+        if abs(a * b * b * g * g - 2) <= 0.05 + 1e-12
+    }
+    assert got == expected and len(got) == 54  # boundary points (product exactly 2 +- 0.05) included
+    assert all(min(c) >= 1 for c in got)
+    assert (1.2, 1.1, 1.15) not in got  # the paper's point has product 1.92: outside 0.05
+    assert (1.2, 1.1, 1.15) in set(grid_candidates(step=0.05, tolerance=0.1))
+
+
+def test_bad_grid_arguments():
+    with pytest.raises(ValueError, match="step"):
+        grid_candidates(step=0)
+    with pytest.raises(ValueError, match="beta: range"):
+        grid_candidates(beta=(0.5, 1.5))
+
+
+def test_best_is_highest_accuracy_then_lower_flops():
+    rows = [GridRow(1, 1, 1, 1, 1, 100, 1, 0.9, 1), GridRow(2, 1, 1, 2, 2, 50, 1, 0.9, 1),
+            GridRow(1.5, 1, 1, 1.5, 1.5, 10, 1, 0.8, 1)]  # fmt: skip
+    assert best_row(rows).flops == 50
+
+
+def _spec(tmp_path: Path) -> Path:
+    path = tmp_path / "scale.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "tiny-scale",
+        "space": {"base": str(ROOT / "tests/fixtures/tiny-base.json")},
+        "target": {"num_classes": 10},
+        "proxy": {"dataset": "digits", "resolution": 8, "epochs": 1, "batch_size": 64, "threads": 1},
+        "scale": {"step": 0.25, "tolerance": 0.3, "phi": 2},
+    }))  # fmt: skip
+    return path
+
+
+def test_grid_search_end_to_end_and_resume(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(["scale", str(_spec(tmp_path)), "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "6 candidates on the grid, 0 already evaluated, 6 to run" in stdout
+    lines = (out / "grid.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    rows = [json.loads(line) for line in lines]
+    for row in rows:
+        assert row["nominal"] == pytest.approx(row["alpha"] * row["beta"] ** 2 * row["gamma"] ** 2)
+        assert row["flops_ratio"] > 1 and 0 <= row["accuracy"] <= 1
+    manifest = json.loads((out / "family" / "family.json").read_text())
+    best = max(rows, key=lambda r: (r["accuracy"], -r["flops"]))
+    assert (manifest["alpha"], manifest["beta"], manifest["gamma"]) == (best["alpha"], best["beta"], best["gamma"])
+    assert len(manifest["members"]) == 3 and (out / "grid.md").read_text().startswith("chosen:")
+    # A kill after three candidates, mid-write of the fourth: resume trains only the rest.
+    (out / "grid.jsonl").write_text("\n".join(lines[:3]) + "\n" + lines[3][:20])
+    assert main(["scale", str(_spec(tmp_path)), "--out", str(out), "--resume"]) == 0
+    assert "3 already evaluated, 3 to run" in capsys.readouterr().out
+    again = [json.loads(x) for x in (out / "grid.jsonl").read_text().splitlines() if x.endswith("}")]
+    assert [r["accuracy"] for r in again[:3]] == [r["accuracy"] for r in rows[:3]]
+    assert len({(r["alpha"], r["beta"], r["gamma"]) for r in again}) == 6
+    # an existing run directory is refused without --resume
+    assert main(["scale", str(_spec(tmp_path)), "--out", str(out)]) == 2
+    assert "already exists" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"scale": {"step": 0}}, "scale.step: must be > 0"),
+        ({"scale": {"beta": [0.5, 1.5]}}, "scale.beta: must be [low, high] with 1 <= low <= high"),
+        ({"scale": {"phi": -1}}, "scale.phi: must be >= 0, got -1"),
+        ({"scale": {"tolerance": 0.0, "target": 2.001}}, "no grid point"),
+    ],
+)
+def test_bad_scale_specs_exit_2(capsys, tmp_path, change, message):
+    path = _spec(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["scale"].update(change["scale"])
+    path.write_text(yaml.safe_dump(data))
+    assert main(["scale", str(path), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
