@@ -207,18 +207,18 @@ class SearchRun:
 def prepare_run_dir(spec_path: str | Path | None, out: str | None, *, resume: bool) -> tuple[ExperimentSpec, Path]:
     """Resolve the spec and the run directory; refuse to reuse a directory without ``resume``."""
     if resume:
-        if out is None and spec_path is None:
+        given = load_spec(spec_path) if spec_path is not None else None
+        if out is None and given is None:
             raise RunError("--resume: give the spec or --out RUN_DIR")
-        run_dir = Path(out) if out else Path(load_spec(spec_path).run_dir)  # type: ignore[arg-type]
+        run_dir = Path(out) if out else Path(given.run_dir)  # type: ignore[union-attr]
         saved = run_dir / "spec.yaml"
         if not saved.is_file():
             raise RunError(f"--resume: {run_dir} is not a run directory (no spec.yaml)")
         spec = load_spec(saved)
-        if spec_path is not None:
-            given = spec_to_dict(load_spec(spec_path))
-            recorded = spec_to_dict(spec)
+        if given is not None:
+            given_dict, recorded = spec_to_dict(given), spec_to_dict(spec)
             for section in recorded:
-                if section not in ("search", "output") and given.get(section) != recorded.get(section):
+                if section not in ("search", "output") and given_dict.get(section) != recorded.get(section):
                     raise RunError(f"--resume: {spec_path} differs from {saved} in section {section!r}; "
                                    "a resumed run keeps its spec")  # fmt: skip
         return spec, run_dir
