@@ -1,15 +1,26 @@
-"""Costs measured on a built model: the fvcore cross-check of the analytic FLOP count.
+"""Costs measured on a built model: the fvcore FLOP cross-check, latency, training step time.
 
 fvcore counts one fused multiply-add as one flop, the convention of ``count_flops``. Only
 the convolution and linear handles are kept; every other op fvcore knows (batch norm,
 pooling, upsampling, norms) is switched off, so the two counts must agree exactly.
+
+The training step time S of EfficientNetV2's reward (P2 §3.3) is measured, not modelled:
+one forward, backward and optimizer step at a fixed batch size, resolution and thread count,
+warm-up steps first, then the median of k steps with their interquartile range. Measurements
+are cached by architecture hash and settings (``StepTimeCache``), so a resumed search does
+not measure again.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import statistics
+import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 
@@ -18,9 +29,18 @@ with warnings.catch_warnings():  # fvcore scripts a loss with torch.jit at impor
     from fvcore.nn import FlopCountAnalysis
     from fvcore.nn.jit_handles import addmm_flop_jit, conv_flop_jit, linear_flop_jit, matmul_flop_jit
 
-from search_spaces import Architecture, build_model
+from search_spaces import Architecture, architecture_hash, build_model
 
-__all__ = ["FvcoreCount", "fvcore_flops", "fvcore_model_flops", "measure_latency_ms"]
+__all__ = [
+    "FvcoreCount",
+    "StepSettings",
+    "StepTime",
+    "StepTimeCache",
+    "fvcore_flops",
+    "fvcore_model_flops",
+    "measure_latency_ms",
+    "measure_step_time",
+]
 
 _COUNTED = {
     "aten::_convolution": conv_flop_jit,
@@ -85,9 +105,6 @@ def measure_latency_ms(
 
     MnasNet measures single-threaded batch-1 latency (PM §5); ``threads=1`` by default.
     """
-    import statistics
-    import time
-
     size = arch.resolution if resolution is None else resolution
     previous = torch.get_num_threads()
     if threads is not None:
@@ -105,3 +122,121 @@ def measure_latency_ms(
         return 1000.0 * statistics.median(times)
     finally:
         torch.set_num_threads(previous)
+
+
+@dataclass(frozen=True)
+class StepSettings:
+    """How a training step is measured. ``threads`` is fixed so that runs compare (CPU only)."""
+
+    batch_size: int = 16
+    resolution: int = 128
+    num_classes: int = 1000
+    in_channels: int = 3
+    device: str = "cpu"
+    threads: int = 1
+    warmup: int = 3
+    steps: int = 10
+    optimizer: str = "adamw"
+
+    def key(self, arch: Architecture) -> str:
+        """The cache key: what shapes the network, and every measuring setting."""
+        return architecture_hash(arch) + "|" + json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """Median and interquartile range of the timed steps, in milliseconds."""
+
+    median_ms: float
+    iqr_ms: float
+    times_ms: tuple[float, ...]
+
+    @property
+    def relative_iqr(self) -> float:
+        return self.iqr_ms / self.median_ms
+
+
+def measure_step_time(arch: Architecture, settings: StepSettings = StepSettings()) -> StepTime:
+    """Time ``settings.steps`` training steps (forward, cross-entropy, backward, optimizer step).
+
+    Runs in channels-last memory format with the proxy's optimizer (``nas.train``), on random
+    inputs with a fixed seed. On CUDA each step is synchronized before the clock is read.
+    """
+    from .train import TrainConfig, make_optimizer
+
+    s = settings
+    if s.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device: {s.device} is not available on this machine")
+    device = torch.device(s.device)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(s.threads)
+    try:
+        torch.manual_seed(0)
+        model = build_model(arch, num_classes=s.num_classes, in_channels=s.in_channels)
+        model = model.to(device=device, memory_format=torch.channels_last).train()  # type: ignore[call-overload]
+        opt = make_optimizer(model, TrainConfig(optimizer=s.optimizer))
+        x = torch.randn(s.batch_size, s.in_channels, s.resolution, s.resolution, device=device)
+        x = x.contiguous(memory_format=torch.channels_last)
+        y = torch.randint(0, s.num_classes, (s.batch_size,), device=device)
+        times = []
+        for i in range(s.warmup + s.steps):
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            start = time.perf_counter()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            if i >= s.warmup:
+                times.append(1000.0 * (time.perf_counter() - start))
+    finally:
+        torch.set_num_threads(previous)
+    q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else (times[0],) * 3
+    return StepTime(statistics.median(times), q3 - q1, tuple(times))
+
+
+class StepTimeCache:
+    """Step times by ``StepSettings.key``, in an append-only JSON-lines file (one line per measurement).
+
+    Lines are written whole with one ``write`` in append mode and fsync'd, so concurrent
+    writers and kills leave at worst a torn last line, which reading skips.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, StepTime] = {}
+        self.hits = 0
+        self.reload()
+
+    def reload(self) -> None:
+        if not self.path.exists():
+            return
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                self.entries[str(record["key"])] = StepTime(
+                    float(record["median_ms"]), float(record["iqr_ms"]), tuple(map(float, record["times_ms"]))
+                )
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue
+
+    def measure(self, arch: Architecture, settings: StepSettings) -> StepTime:
+        """The cached step time of ``arch`` under ``settings``, measured (and stored) on a miss."""
+        key = settings.key(arch)
+        if key in self.entries:
+            self.hits += 1
+            return self.entries[key]
+        measured = measure_step_time(arch, settings)
+        record = {"key": key, "median_ms": measured.median_ms, "iqr_ms": measured.iqr_ms,
+                  "times_ms": list(measured.times_ms)}  # fmt: skip
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.entries[key] = measured
+        return measured

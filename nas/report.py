@@ -17,7 +17,7 @@ from optuna.trial import FrozenTrial
 
 from search_spaces import architecture_from_dict, dumps_architecture
 
-from .search import best_trial, pareto_trials
+from .search import best_trial, pareto_trials, step_settings
 from .spec import ExperimentSpec
 
 __all__ = ["write_reports"]
@@ -27,9 +27,14 @@ def _metrics(trial: FrozenTrial) -> dict[str, Any]:
     a = trial.user_attrs
     out = {"trial": trial.number, "accuracy": a.get("accuracy"), "flops": a.get("flops"), "params": a.get("params"),
            "cost": a.get("cost"), "reward": a.get("reward")}  # fmt: skip
-    if "latency_ms" in a:
-        out["latency_ms"] = a["latency_ms"]
+    for key in _MEASURED:
+        if key in a:
+            out[key] = a[key]
     return out
+
+
+_MEASURED = ("latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ratio")
+MS_METRICS = ("latency_ms", "step_time")  # measured in milliseconds; the rest are counts
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -38,7 +43,7 @@ def _write_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-_METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", "latency_ms", "reward", "seconds", "train_seconds")
+_METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "reward", "seconds", "train_seconds")
 
 
 def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[str]) -> None:
@@ -67,7 +72,8 @@ def _plot(path: Path, spec: ExperimentSpec, trials: list[FrozenTrial], front: li
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scale, unit = (1.0, "ms") if spec.target.cost == "latency_ms" else (1e6, "M")
+    metric = spec.cost_metric
+    scale, unit = (1.0, "ms") if metric in MS_METRICS else (1e6, "M")
     trained = [t for t in trials if t.user_attrs.get("accuracy") is not None and t.state.name == "COMPLETE"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     if trained:
@@ -81,7 +87,12 @@ def _plot(path: Path, spec: ExperimentSpec, trials: list[FrozenTrial], front: li
                    color="tab:red", zorder=5, label=f"best (#{best.number})")  # fmt: skip
     if spec.target.budget is not None:
         ax.axvline(spec.target.budget / scale, color="gray", linestyle="--", label="budget")
-    ax.set_xlabel(f"{spec.target.cost} at {spec.target.resolution} px, {spec.target.num_classes} classes ({unit})")
+    if metric == "step_time":
+        step = step_settings(spec)
+        where = f"batch {step.batch_size} at {step.resolution} px, {step.device}, {step.threads} thread(s)"
+        ax.set_xlabel(f"training step time, {where} ({unit})")
+    else:
+        ax.set_xlabel(f"{metric} at {spec.target.resolution} px, {spec.target.num_classes} classes ({unit})")
     ax.set_ylabel(f"proxy validation accuracy (%), {spec.proxy.dataset}")
     ax.set_title(spec.name)
     ax.grid(alpha=0.3)
@@ -102,7 +113,16 @@ def _fmt(value: Any, kind: str) -> str:
         return f"{value / 1e6:.2f}M"
     if kind == "r":
         return f"{value:.4f}"
+    if kind == "ms":
+        return f"{value:.1f} ms"
     return f"{value:.1f}"
+
+
+def _objective_text(spec: ExperimentSpec) -> str:
+    o = spec.objective
+    if o.type == "training_aware":
+        return f"A * S^{o.w:g} * P^{o.v:g}, S and P against the base"
+    return o.mode
 
 
 def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, top_k: int = 10) -> dict[str, Any]:
@@ -135,16 +155,17 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]
     ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
     wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
-    key = "reward" if spec.objective.type == "mnas" else "accuracy"
+    key = "reward" if spec.objective.type != "pareto" else "accuracy"
+    metric = spec.cost_metric
     ranked = sorted((t for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("accuracy") is not None),
                     key=lambda t: -t.user_attrs[key])[:top_k]  # fmt: skip
     budget = spec.target.budget
     lines = [
         f"# {spec.name}",
         "",
-        f"- space: `{spec.space.type}` around `{spec.space.base}`; sampler `{spec.search.sampler}`, pruner "
+        f"- space: `{spec.space.type}` around `{spec.space.base_ref}`; sampler `{spec.search.sampler}`, pruner "
         f"`{spec.search.pruner}`",
-        f"- objective: `{spec.objective.type}` ({spec.objective.mode}); cost `{spec.target.cost}` at "
+        f"- objective: `{spec.objective.type}` ({_objective_text(spec)}); cost `{metric}` at "
         f"{spec.target.resolution} px, {spec.target.num_classes} classes"
         + (f"; budget {budget:.6g}" if budget is not None else ""),
         f"- proxy: `{spec.proxy.dataset}` at {spec.proxy.resolution} px, {spec.proxy.epochs} epochs, "
@@ -154,19 +175,24 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
         f"{seconds:.0f} s in trials",
     ]
     if best is not None:
-        cost_kind = "f" if spec.target.cost == "latency_ms" else "M"
+        cost_kind = "ms" if metric in MS_METRICS else "M"
         reward = f", reward {_fmt(best.user_attrs.get('reward'), 'r')}" if key == "reward" else ""
         cost = _fmt(best.user_attrs["cost"], cost_kind)
         accuracy = _fmt(best.user_attrs["accuracy"], "acc")
-        lines.append(
-            f"- best: trial {best.number}, accuracy {accuracy}, {spec.target.cost} {cost}{reward} -> `best.json`"
-        )
-    lines += ["", f"## Top {len(ranked)} by {key}", "",
-              "| trial | accuracy | FLOPs | params | reward | seconds |", "|---|---|---|---|---|---|"]  # fmt: skip
+        lines.append(f"- best: trial {best.number}, accuracy {accuracy}, {metric} {cost}{reward} -> `best.json`")
+    steps = any("step_time" in t.user_attrs for t in ranked)
+    ratios = any("step_ratio" in t.user_attrs for t in ranked)
+    header = ["trial", "accuracy", "FLOPs", "params"] + (["step ms (IQR)"] if steps else []) + (
+        ["S", "P"] if ratios else []) + ["reward", "seconds"]  # fmt: skip
+    lines += ["", f"## Top {len(ranked)} by {key}", "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
     for t in ranked:
         a = t.user_attrs
-        cells = [str(t.number), _fmt(a.get("accuracy"), "acc"), _fmt(a.get("flops"), "M"), _fmt(a.get("params"), "M"),
-                 _fmt(a.get("reward"), "r"), _fmt(a.get("seconds"), "f")]  # fmt: skip
+        cells = [str(t.number), _fmt(a.get("accuracy"), "acc"), _fmt(a.get("flops"), "M"), _fmt(a.get("params"), "M")]
+        if steps:
+            cells.append(f"{_fmt(a.get('step_time'), 'ms')} ({_fmt(a.get('step_time_iqr'), 'ms')})")
+        if ratios:
+            cells += [_fmt(a.get("step_ratio"), "r"), _fmt(a.get("param_ratio"), "r")]
+        cells += [_fmt(a.get("reward"), "r"), _fmt(a.get("seconds"), "f")]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"## Pareto set ({len(front)}, `pareto/`)", "", "| trial | accuracy | cost |", "|---|---|---|"]
     for t in front:

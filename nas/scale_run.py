@@ -4,7 +4,10 @@ Each candidate scales the spec's base (``space.base``) at phi = 1 and trains on 
 at ``round(proxy.resolution * gamma)``. Finished candidates are appended to ``grid.jsonl``
 (flushed and fsync'd), so a killed grid search resumes with ``--resume`` without training
 them again; a torn last line is ignored. ``grid.csv`` and ``grid.md`` hold the table, and
-``family/`` the family emitted with the chosen coefficients.
+``family/`` the family emitted with the chosen coefficients. With ``scale.train_members: k``
+the members phi = 0..k-1 are then trained on the proxy too (at the proxy resolution times
+their resolution ratio to the base), journalled the same way in ``members.jsonl``, and their
+accuracy goes into ``family.json`` and the accuracy-against-FLOPs panel of ``family.png``.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from scaling.family import compound_family, write_family
+from scaling.family import FamilyMember, compound_family, write_family
 from scaling.grid import Candidate, GridRow, best_row, grid_candidates, grid_row
-from search_spaces import Architecture, load_architecture
+from search_spaces import Architecture, architecture_hash, load_architecture
 
 from .data import DataSpec, load_dataset
 from .progress import format_duration
@@ -61,9 +65,29 @@ def read_grid(path: Path) -> dict[Candidate, GridRow]:
     return rows
 
 
-def _append(path: Path, row: GridRow) -> None:
+def _read_members(path: Path) -> dict[str, dict[str, Any]]:
+    """Trained family members from ``members.jsonl``, by architecture hash; a torn last line is skipped."""
+    done: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                done[str(record["arch_hash"])] = record
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return done
+
+
+def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace a journal by its complete lines, so a torn last line is not appended after."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _append(path: Path, record: dict[str, Any]) -> None:
     with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(dataclasses.asdict(row), sort_keys=True, allow_nan=True) + "\n")
+        f.write(json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
@@ -71,27 +95,37 @@ def _append(path: Path, row: GridRow) -> None:
 def run_grid(spec: ExperimentSpec, run_dir: Path, *, log: Callable[[str], None] = print) -> GridRow:
     """Evaluate every candidate not yet in ``grid.jsonl``; write the table and the family."""
     g, p = spec.scale, spec.proxy
-    base = load_architecture(spec.space.base)
+    base = load_architecture(spec.space.base_ref)
     candidates = grid_candidates(step=g.step, alpha=(g.alpha[0], g.alpha[1]), beta=(g.beta[0], g.beta[1]),
                                  gamma=(g.gamma[0], g.gamma[1]), target=g.target, tolerance=g.tolerance)  # fmt: skip
     if not candidates:
         raise RunError(f"scale: no grid point has |alpha*beta^2*gamma^2 - {g.target:g}| <= {g.tolerance:g}")
     journal = run_dir / "grid.jsonl"
     rows = read_grid(journal)
-    if journal.exists():  # drop a torn last line before appending after it
-        tmp = journal.with_name(journal.name + ".tmp")
-        tmp.write_text("".join(json.dumps(dataclasses.asdict(r), sort_keys=True) + "\n" for r in rows.values()))
-        tmp.replace(journal)
+    if journal.exists():
+        _rewrite(journal, [dataclasses.asdict(r) for r in rows.values()])
     todo = [c for c in candidates if c not in rows]
     log(f"{spec.name}: {len(candidates)} candidates on the grid, {len(rows)} already evaluated, {len(todo)} to run")
     data = load_dataset(DataSpec(p.dataset, path=p.path, train_size=p.train_size, val_size=p.val_size),
                         seed=spec.seed) if todo else None  # fmt: skip
     started = time.perf_counter()
 
+    def proxy_size(gamma: float) -> int:
+        return round(p.resolution * gamma)
+
+    # the same network at the same proxy size is trained once
+    trained = {(r.arch_hash, proxy_size(r.gamma)): r for r in rows.values() if r.arch_hash and not r.same_as}
+    twin: list[GridRow] = []  # the already-trained candidate this one equals, if any
+
     def evaluate(arch: Architecture, candidate: Candidate) -> tuple[float, float]:
         assert data is not None
-        config = dataclasses.replace(proxy_config(spec), resolution=round(p.resolution * candidate[2]))
-        result = train(arch, data, config)
+        twin.clear()
+        resolution = proxy_size(candidate[2])
+        same = trained.get((architecture_hash(arch), resolution))
+        if same is not None:
+            twin.append(same)
+            return same.accuracy, 0.0
+        result = train(arch, data, dataclasses.replace(proxy_config(spec), resolution=resolution))
         if result.status != "ok":
             log(f"  candidate {candidate} failed: {result.reason}")
             return math.nan, result.seconds
@@ -99,12 +133,17 @@ def run_grid(spec: ExperimentSpec, run_dir: Path, *, log: Callable[[str], None] 
 
     for i, candidate in enumerate(todo, 1):
         row = grid_row(base, candidate, num_classes=spec.target.num_classes, evaluate=evaluate)
-        _append(journal, row)
+        if twin:
+            row = dataclasses.replace(row, same_as=f"{twin[0].alpha:g},{twin[0].beta:g},{twin[0].gamma:g}")
+        else:
+            trained[(row.arch_hash, proxy_size(row.gamma))] = row
+        _append(journal, dataclasses.asdict(row))
         rows[candidate] = row
         left = (time.perf_counter() - started) / i * (len(todo) - i)
+        same = f" (same network as alpha,beta,gamma = {row.same_as}; not trained again)" if row.same_as else ""
         log(f"[{len(rows)}/{len(candidates)}] alpha {row.alpha:g} beta {row.beta:g} gamma {row.gamma:g}: "
             f"nominal {row.nominal:.3f}, FLOPs x{row.flops_ratio:.3f}, accuracy {100 * row.accuracy:.2f}%, "
-            f"{row.seconds:.0f}s | left ~{format_duration(left)}")  # fmt: skip
+            f"{row.seconds:.0f}s{same} | left ~{format_duration(left)}")  # fmt: skip
     finished = [r for r in rows.values() if not math.isnan(r.accuracy)]
     if not finished:
         raise RunError("scale: every candidate failed; see grid.jsonl")
@@ -115,11 +154,47 @@ def run_grid(spec: ExperimentSpec, run_dir: Path, *, log: Callable[[str], None] 
         for old in family_dir.iterdir():
             old.unlink()
     members = compound_family(base, alpha=best.alpha, beta=best.beta, gamma=best.gamma, phi=g.phi)
-    write_family(members, family_dir, num_classes=spec.target.num_classes,
+    accuracy = _train_members(spec, run_dir, members, base.resolution, log=log)
+    write_family(members, family_dir, num_classes=spec.target.num_classes, accuracy=accuracy,
                  source={"base": base.name, "alpha": best.alpha, "beta": best.beta, "gamma": best.gamma,
                          "nominal_flops_ratio": best.nominal, "resolution_rounding": "nearest multiple of 8",
                          "grid": "../grid.csv"})  # fmt: skip
     return best
+
+
+def _train_members(
+    spec: ExperimentSpec,
+    run_dir: Path,
+    members: list[FamilyMember],
+    base_resolution: int,
+    *,
+    log: Callable[[str], None],
+) -> dict[str, float]:
+    """Proxy accuracy of members phi < ``scale.train_members``, resumable through ``members.jsonl``."""
+    p, wanted = spec.proxy, members[: spec.scale.train_members]
+    journal = run_dir / "members.jsonl"
+    done = _read_members(journal)
+    if journal.exists():
+        _rewrite(journal, list(done.values()))
+    keys = {m.name: architecture_hash(m.arch) for m in wanted}
+    todo = [m for m in wanted if keys[m.name] not in done]
+    if todo:
+        log(f"training {len(todo)} family members on the proxy ({len(wanted) - len(todo)} already trained)")
+        data = load_dataset(DataSpec(p.dataset, path=p.path, train_size=p.train_size, val_size=p.val_size),
+                            seed=spec.seed)  # fmt: skip
+    for m in todo:
+        resolution = max(1, round(p.resolution * m.resolution / base_resolution))
+        result = train(m.arch, data, dataclasses.replace(proxy_config(spec), resolution=resolution))
+        accuracy = result.val_accuracy if result.status == "ok" else math.nan
+        record = {"arch_hash": keys[m.name], "name": m.name, "phi": m.phi, "proxy_resolution": resolution,
+                  "accuracy": accuracy, "seconds": result.seconds, "status": result.status,
+                  "reason": result.reason}  # fmt: skip
+        _append(journal, record)
+        done[keys[m.name]] = record
+        log(f"  {m.name}: {resolution} px, accuracy {100 * accuracy:.2f}%, {result.seconds:.0f}s"
+            + ("" if result.status == "ok" else f" ({result.status}: {result.reason})"))  # fmt: skip
+    found = {m.name: float(done[keys[m.name]]["accuracy"]) for m in wanted}
+    return {name: value for name, value in found.items() if not math.isnan(value)}
 
 
 def _write_table(run_dir: Path, rows: list[GridRow], best: GridRow) -> None:
@@ -133,10 +208,10 @@ def _write_table(run_dir: Path, rows: list[GridRow], best: GridRow) -> None:
         f"chosen: alpha {best.alpha:g}, beta {best.beta:g}, gamma {best.gamma:g} "
         f"(accuracy {100 * best.accuracy:.2f}%, FLOPs x{best.flops_ratio:.3f} for nominal {best.nominal:.3f})",
         "",
-        "| alpha | beta | gamma | nominal | FLOPs ratio | params | accuracy | seconds |",
-        "|---|---|---|---|---|---|---|---|",
+        "| alpha | beta | gamma | nominal | FLOPs ratio | params | accuracy | seconds | same network as |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (-r.accuracy if not math.isnan(r.accuracy) else math.inf, r.flops)):
         lines.append(f"| {r.alpha:g} | {r.beta:g} | {r.gamma:g} | {r.nominal:.3f} | {r.flops_ratio:.3f} | "
-                     f"{r.params / 1e6:.2f}M | {100 * r.accuracy:.2f}% | {r.seconds:.1f} |")  # fmt: skip
+                     f"{r.params / 1e6:.2f}M | {100 * r.accuracy:.2f}% | {r.seconds:.1f} | {r.same_as} |")  # fmt: skip
     (run_dir / "grid.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -20,18 +20,27 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from search_spaces import Architecture, MBConvSpace, architecture_to_dict, count_flops, count_params, load_architecture
+from search_spaces import (
+    SPACES,
+    Architecture,
+    Space,
+    architecture_to_dict,
+    count_flops,
+    count_params,
+    load_architecture,
+)
 
-from .costs import measure_latency_ms
+from .costs import StepSettings, StepTime, StepTimeCache, measure_latency_ms
 from .data import Dataset, DataSpec, load_dataset
 from .objectives import Objective
 from .progress import format_duration
 from .spec import ExperimentSpec, dump_spec, load_spec, spec_to_dict
-from .train import TrainConfig, train
+from .train import ProgressiveConfig, TrainConfig, train
 
 __all__ = ["FINISHED", "RunError", "SearchRun", "build_space", "open_study", "run_search"]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+STEP_TIMES = "step_times.jsonl"
 INTERRUPTED = "interrupted: the process running this trial stopped before it finished"
 
 
@@ -43,16 +52,20 @@ class TrialFailed(Exception):
     """A trial that could not be scored; its reason is in the trial's ``fail_reason``."""
 
 
-def build_space(spec: ExperimentSpec) -> MBConvSpace:
+def build_space(spec: ExperimentSpec) -> Space:
+    """The spec's space around its base, with the base moved to the target resolution."""
     s = spec.space
-    base = dataclasses.replace(load_architecture(s.base), resolution=spec.target.resolution)
-    return MBConvSpace(base=base, kernel=s.kernel, expand=s.expand, se=s.se, layers=s.layers, width=s.width)
+    base = dataclasses.replace(load_architecture(s.base_ref), resolution=spec.target.resolution)
+    return SPACES[s.type](base=base, **s.given_choices())
 
 
 def build_objective(spec: ExperimentSpec) -> Objective:
     o = spec.objective
     if o.type == "pareto":
         return Objective("pareto")
+    if o.type == "training_aware":
+        assert o.w is not None and o.v is not None  # resolved by the spec
+        return Objective("training_aware", w=o.w, v=o.v)
     if o.mode == "hard":
         return Objective("mnas", 0.0, -1.0, hard=True)
     if o.mode == "custom":
@@ -62,10 +75,26 @@ def build_objective(spec: ExperimentSpec) -> Objective:
 
 
 def proxy_config(spec: ExperimentSpec) -> TrainConfig:
+    """The trainer settings of the spec's proxy, with its progressive schedule if any."""
     p = spec.proxy
+    progressive = None
+    if p.progressive is not None:
+        g = p.progressive
+        progressive = ProgressiveConfig(
+            stages=g.stages, min_size=g.min_size or max(1, p.resolution // 2), max_size=p.resolution,
+            dropout=(g.dropout[0], g.dropout[1]), randaug=(g.randaug[0], g.randaug[1]), mixup=(g.mixup[0], g.mixup[1]),
+        )  # fmt: skip
     return TrainConfig(epochs=p.epochs, batch_size=p.batch_size, optimizer=p.optimizer, lr=p.lr,
                        weight_decay=p.weight_decay, resolution=p.resolution, seed=spec.seed,
-                       threads=p.threads, bn_recalibrate=p.bn_recalibrate)  # fmt: skip
+                       threads=p.threads, bn_recalibrate=p.bn_recalibrate, progressive=progressive)  # fmt: skip
+
+
+def step_settings(spec: ExperimentSpec) -> StepSettings:
+    """How this spec measures the training step time (``target.step``), at the target's class count."""
+    m, t = spec.target.step, spec.target
+    return StepSettings(batch_size=m.batch_size, resolution=m.resolution or t.resolution, num_classes=t.num_classes,
+                        device=m.device, threads=m.threads, warmup=m.warmup, steps=m.steps,
+                        optimizer=spec.proxy.optimizer)  # fmt: skip
 
 
 def _sampler(spec: ExperimentSpec) -> optuna.samplers.BaseSampler:
@@ -126,15 +155,34 @@ def fail_interrupted(study: optuna.Study) -> int:
 
 @dataclass
 class SearchRun:
-    """A search in progress: the spec and what a trial needs."""
+    """A search in progress: the spec and what a trial needs.
+
+    Step times are measured through ``step_cache`` (``step_times.jsonl`` in the run
+    directory), so a resumed search does not measure an architecture twice; the base
+    network's own step time and params are the denominators of S and P.
+    """
 
     spec: ExperimentSpec
-    space: MBConvSpace
+    space: Space
     objective: Objective
     data: Dataset | None = None
+    step_cache: StepTimeCache | None = None
+
+    @property
+    def measures_steps(self) -> bool:
+        return self.spec.cost_metric == "step_time" or self.objective.kind == "training_aware"
+
+    def step_time(self, arch: Architecture) -> StepTime:
+        if self.step_cache is None:
+            raise RuntimeError("this search measures step times but has no step-time cache")
+        return self.step_cache.measure(arch, step_settings(self.spec))
 
     def cost(self, arch: Architecture) -> dict[str, float]:
-        """FLOPs and params at the target resolution and class count, plus the cost metric."""
+        """FLOPs and params at the target resolution and class count, measured costs, the cost metric.
+
+        With step times: ``step_time`` (median ms) and ``step_time_iqr``, and for the
+        training-aware reward ``step_ratio`` (S) and ``param_ratio`` (P) against the base.
+        """
         t = self.spec.target
         out: dict[str, float] = {
             "flops": float(count_flops(arch, resolution=t.resolution, num_classes=t.num_classes)),
@@ -142,8 +190,20 @@ class SearchRun:
         }
         if t.cost == "latency_ms":
             out["latency_ms"] = measure_latency_ms(arch, resolution=t.resolution, num_classes=t.num_classes)
-        out["cost"] = out[t.cost]
+        if self.measures_steps:
+            measured = self.step_time(arch)
+            out["step_time"], out["step_time_iqr"] = measured.median_ms, measured.iqr_ms
+        if self.objective.kind == "training_aware":
+            base = self.space.base
+            out["step_ratio"] = out["step_time"] / self.step_time(base).median_ms
+            out["param_ratio"] = out["params"] / count_params(base, num_classes=t.num_classes)
+        out["cost"] = out[self.spec.cost_metric]
         return out
+
+    def values(self, accuracy: float, costs: dict[str, float]) -> list[float]:
+        """The objective values of a trained candidate."""
+        ratios = {"step_ratio": costs.get("step_ratio"), "param_ratio": costs.get("param_ratio")}
+        return self.objective.values(accuracy, costs["cost"], self.spec.target.budget, **ratios)
 
     def dataset(self) -> Dataset:
         if self.data is None:
@@ -164,7 +224,7 @@ class SearchRun:
         if self.objective.kind == "pareto" and target is not None:
             trial.set_constraint("budget", costs["cost"] - target)  # feasible when <= 0
         if self.objective.skips(costs["cost"], target):
-            trial.set_user_attr("skipped", f"over budget: {self.spec.target.cost} {costs['cost']:.6g} > {target:.6g}; "
+            trial.set_user_attr("skipped", f"over budget: {self.spec.cost_metric} {costs['cost']:.6g} > {target:.6g}; "
                                            "not trained (hard constraint)")  # fmt: skip
             trial.set_user_attr("accuracy", None)
             trial.set_user_attr("reward", 0.0)
@@ -172,9 +232,9 @@ class SearchRun:
             return [0.0]
 
         def report(record: Any) -> None:
-            if self.objective.kind != "mnas":
+            if not self.objective.single:
                 return
-            value = self.objective.values(record.val_accuracy, costs["cost"], target)[0]
+            value = self.values(record.val_accuracy, costs)[0]
             trial.report(value, record.epoch)
             if trial.should_prune():
                 trial.set_user_attr("accuracy", record.val_accuracy)
@@ -197,9 +257,9 @@ class SearchRun:
             trial.set_user_attr("fail_reason", result.reason)
             trial.set_user_attr("seconds", time.perf_counter() - started)
             raise TrialFailed(result.reason)
-        values = self.objective.values(result.val_accuracy, costs["cost"], target)
+        values = self.values(result.val_accuracy, costs)
         trial.set_user_attr("accuracy", result.val_accuracy)
-        trial.set_user_attr("reward", values[0] if self.objective.kind == "mnas" else None)
+        trial.set_user_attr("reward", values[0] if self.objective.single else None)
         trial.set_user_attr("seconds", time.perf_counter() - started)
         return values
 
@@ -247,11 +307,11 @@ def run_search(
         lost = fail_interrupted(study)
         if lost:
             log(f"marked {lost} interrupted trial(s) as failed")
-    run = SearchRun(spec, build_space(spec), build_objective(spec))
+    run = SearchRun(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(run_dir / STEP_TIMES))
     done = len(finished_trials(study))
     remaining = max(0, total - done)
     log(f"{spec.name}: {run.space.size():.3g} architectures in the {spec.space.type} space around "
-        f"{spec.space.base}; {spec.search.sampler} sampler; {done}/{total} trials finished, "
+        f"{spec.space.base_ref}; {spec.search.sampler} sampler; {done}/{total} trials finished, "
         f"{remaining} to run")  # fmt: skip
     if remaining == 0:
         return study
@@ -274,7 +334,7 @@ def _progress_line(study: optuna.Study, trial: FrozenTrial, finished: int, total
                    left: float) -> str:  # fmt: skip
     attrs = trial.user_attrs
     acc = attrs.get("accuracy")
-    cost_name = spec.target.cost
+    cost_name = spec.cost_metric
     cost = attrs.get("cost", math.nan)
     text = f"[{finished}/{total}] trial {trial.number} {trial.state.name.lower()}"
     text += f"  acc {100 * acc:.2f}%" if isinstance(acc, float) else ""
@@ -284,7 +344,7 @@ def _progress_line(study: optuna.Study, trial: FrozenTrial, finished: int, total
     if "fail_reason" in attrs or "skipped" in attrs:
         text += f"  ({attrs.get('fail_reason') or attrs.get('skipped')})"
     best = best_trial(study, spec)
-    if best is not None and spec.objective.type == "mnas":
+    if best is not None and spec.objective.type != "pareto":
         text += f" | best #{best.number} reward {best.user_attrs.get('reward', math.nan):.4f}"
     elif best is not None:
         text += f" | pareto set {len(pareto_trials(study))}"
@@ -292,15 +352,8 @@ def _progress_line(study: optuna.Study, trial: FrozenTrial, finished: int, total
     return text
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    return (
-        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-    )
-
-
 def _fmt_cost(name: str, value: float) -> str:
-    if name == "latency_ms":
+    if name in ("latency_ms", "step_time"):
         return f"{value:.2f} ms"
     return f"{value / 1e6:.1f}M"
 
@@ -310,9 +363,9 @@ def completed(study: optuna.Study) -> list[FrozenTrial]:
 
 
 def best_trial(study: optuna.Study, spec: ExperimentSpec) -> FrozenTrial | None:
-    """Highest reward (mnas), or the most accurate feasible member of the Pareto set (pareto)."""
+    """Highest reward (mnas, training_aware), or the most accurate feasible member of the Pareto set (pareto)."""
     trials = [t for t in completed(study) if t.user_attrs.get("accuracy") is not None]
-    if spec.objective.type == "mnas":
+    if spec.objective.type != "pareto":
         trials = [t for t in trials if t.user_attrs.get("reward") is not None]
         return max(trials, key=lambda t: (t.user_attrs["reward"], -t.number)) if trials else None
     front = pareto_trials(study)

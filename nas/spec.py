@@ -16,19 +16,22 @@ from typing import Any
 
 import yaml
 
-from search_spaces import ArchitectureError, load_architecture
+from search_spaces import BLOCKS, SPACES, ArchitectureError, load_architecture
 
 from .data import DATASETS, DEFAULT_FASHION_MNIST
+from .objectives import TRAINING_AWARE
 
 __all__ = [
     "ExperimentSpec",
     "ObjectiveSpec",
     "OutputSpec",
+    "ProgressiveSpec",
     "ProxySpec",
     "ScaleSpec",
     "SearchSpec",
     "SpaceSpec",
     "SpecError",
+    "StepSpec",
     "TargetSpec",
     "dump_spec",
     "load_spec",
@@ -43,23 +46,61 @@ class SpecError(ValueError):
 
 @dataclass(frozen=True)
 class SpaceSpec:
-    """Which search space, its base, and the choices per dimension (see ``search_spaces.spaces``)."""
+    """Which search space, its base, and the choices per dimension (see ``search_spaces.spaces``).
+
+    ``type`` is ``mbconv`` (MnasNet / EfficientNet-B0; base ``efficientnet-b0``) or
+    ``training_aware`` (EfficientNetV2; base ``efficientnetv2-s``, plus ``block``, no
+    ``width``: channels come from the base). Choices left out take the space's own defaults.
+    """
 
     type: str = "mbconv"
-    base: str = "efficientnet-b0"
-    kernel: tuple[int, ...] = (3, 5)
-    expand: tuple[int, ...] = (1, 3, 6)
-    se: tuple[float, ...] = (0.0, 0.25)
-    layers: tuple[int, ...] = (-1, 0, 1)
-    width: tuple[float, ...] = (0.75, 1.0, 1.25)
+    base: str | None = None
+    block: tuple[str, ...] | None = None
+    kernel: tuple[int, ...] | None = None
+    expand: tuple[int, ...] | None = None
+    se: tuple[float, ...] | None = None
+    layers: tuple[int, ...] | None = None
+    width: tuple[float, ...] | None = None
+
+    @property
+    def base_ref(self) -> str:
+        """The base architecture's path or preset name."""
+        return self.base or DEFAULT_BASE[self.type]
+
+    def given_choices(self) -> dict[str, tuple[Any, ...]]:
+        """The choice lists that are set (all of the space's own, once resolved)."""
+        names = ("block", "kernel", "expand", "se", "layers", "width")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+
+DEFAULT_BASE = {"mbconv": "efficientnet-b0", "training_aware": "efficientnetv2-s"}
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """How the training step time S is measured (EfficientNetV2's reward, P2 §3.3).
+
+    One forward, backward and optimizer step of ``batch_size`` images at ``resolution``
+    (default: the target's) on ``device`` with ``threads`` CPU threads; ``warmup`` untimed
+    steps, then the median of ``steps`` timed ones.
+    """
+
+    batch_size: int = 16
+    resolution: int | None = None
+    device: str = "cpu"
+    threads: int = 1
+    warmup: int = 3
+    steps: int = 10
 
 
 @dataclass(frozen=True)
 class TargetSpec:
     """Where the model will run, which is where cost is counted, and the budget.
 
-    At most one budget: ``flops`` (multiply-adds), ``params``, or ``latency_ms`` (measured
-    on this machine at batch 1). The cost metric is the budget's; without one, FLOPs.
+    At most one budget: ``flops`` (multiply-adds), ``params``, ``latency_ms`` (measured on
+    this machine at batch 1) or ``step_time`` (one training step in ms, measured as
+    ``step`` says). The cost metric is the budget's; without one, FLOPs (step time for the
+    ``training_aware`` objective).
     """
 
     resolution: int = 224
@@ -67,10 +108,12 @@ class TargetSpec:
     flops: float | None = None
     params: float | None = None
     latency_ms: float | None = None
+    step_time: float | None = None
+    step: StepSpec = field(default_factory=StepSpec)
 
     @property
     def cost(self) -> str:
-        for name in ("flops", "params", "latency_ms"):
+        for name in ("flops", "params", "latency_ms", "step_time"):
             if getattr(self, name) is not None:
                 return name
         return "flops"
@@ -83,12 +126,31 @@ class TargetSpec:
 
 @dataclass(frozen=True)
 class ObjectiveSpec:
-    """``mnas`` (``mode`` soft, hard, or custom with ``alpha``/``beta``) or ``pareto``."""
+    """``mnas`` (``mode`` soft, hard, or custom with ``alpha``/``beta``), ``pareto``, or
+    ``training_aware`` (``A * S**w * P**v``, w = -0.07 and v = -0.05 by default; P2 §3.3)."""
 
     type: str = "mnas"
     mode: str = "soft"
     alpha: float | None = None
     beta: float | None = None
+    w: float | None = None
+    v: float | None = None
+
+
+@dataclass(frozen=True)
+class ProgressiveSpec:
+    """Progressive learning in the proxy (EfficientNetV2 §4; ``nas.train.progressive_schedule``).
+
+    ``stages`` stages go from ``min_size`` (default half the proxy resolution) to the proxy
+    resolution, with dropout, RandAugment magnitude and mixup alpha interpolated between
+    their ``[first, last]`` values.
+    """
+
+    stages: int = 2
+    min_size: int | None = None
+    dropout: tuple[float, ...] = (0.1, 0.3)
+    randaug: tuple[float, ...] = (0.0, 0.0)
+    mixup: tuple[float, ...] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -112,6 +174,7 @@ class ProxySpec:
     weight_decay: float = 0.05
     threads: int | None = None
     bn_recalibrate: str = "always"
+    progressive: ProgressiveSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +195,10 @@ class SearchSpec:
 
 @dataclass(frozen=True)
 class ScaleSpec:
-    """The alpha, beta, gamma grid of ``nas scale SPEC.yaml`` and the family it emits (P1 §3.3)."""
+    """The alpha, beta, gamma grid of ``nas scale SPEC.yaml`` and the family it emits (P1 §3.3).
+
+    ``train_members: k`` also trains members phi = 0..k-1 on the proxy, for accuracy against FLOPs.
+    """
 
     step: float = 0.05
     alpha: tuple[float, ...] = (1.0, 2.0)
@@ -141,6 +207,7 @@ class ScaleSpec:
     target: float = 2.0
     tolerance: float = 0.05
     phi: int = 7
+    train_members: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,6 +234,13 @@ class ExperimentSpec:
     @property
     def run_dir(self) -> str:
         return self.output.dir or f"runs/{self.name}"
+
+    @property
+    def cost_metric(self) -> str:
+        """The cost of the report's axis and of ``cost`` in ``trials.csv``."""
+        if self.objective.type == "training_aware" and self.target.budget is None:
+            return "step_time"
+        return self.target.cost
 
 
 # --------------------------------------------------------------------------- generic decoding
@@ -236,19 +310,26 @@ def _check(spec: ExperimentSpec, purpose: str) -> None:
     if not spec.name or "/" in spec.name:
         raise _fail("name", "must be a non-empty name without '/'", spec.name)
     s, t, o, p, q = spec.space, spec.target, spec.objective, spec.proxy, spec.search
-    if s.type != "mbconv":
-        raise _fail("space.type", "must be mbconv", s.type)
+    if s.type not in SPACES:
+        raise _fail("space.type", f"must be {' or '.join(SPACES)}", s.type)
     try:
-        load_architecture(s.base)
+        load_architecture(s.base or DEFAULT_BASE[s.type])
     except ArchitectureError as exc:
         raise SpecError(f"space.base: {exc}") from None
+    own = {f.name for f in dataclasses.fields(SPACES[s.type])}
+    for name in ("block", "width"):
+        if getattr(s, name) is not None and name not in own:
+            raise _fail(f"space.{name}", f"is not a choice of the {s.type} space", list(getattr(s, name)))
     for name, values, ok, rule in (
+        ("block", s.block, lambda v: v in BLOCKS, "blocks must be mbconv or fused_mbconv"),
         ("kernel", s.kernel, lambda v: v >= 1 and v % 2 == 1, "kernels must be odd and >= 1"),
         ("expand", s.expand, lambda v: v >= 1, "expansions must be >= 1"),
         ("se", s.se, lambda v: 0 <= v < 1, "SE ratios must be in [0, 1)"),
         ("width", s.width, lambda v: v > 0, "widths must be > 0"),
         ("layers", s.layers, lambda v: -10 <= v <= 10, "layer deltas must be in [-10, 10]"),
     ):
+        if values is None:
+            continue
         bad = [v for v in values if not ok(v)]
         if bad:
             raise _fail(f"space.{name}", rule, bad[0])
@@ -257,18 +338,38 @@ def _check(spec: ExperimentSpec, purpose: str) -> None:
     for name, value in (("resolution", t.resolution), ("num_classes", t.num_classes)):
         if value < 1:
             raise _fail(f"target.{name}", "must be >= 1", value)
-    budgets = [n for n in ("flops", "params", "latency_ms") if getattr(t, n) is not None]
+    budgets = [n for n in ("flops", "params", "latency_ms", "step_time") if getattr(t, n) is not None]
     if len(budgets) > 1:
-        raise _fail("target", "give at most one budget (flops, params or latency_ms)", budgets)
+        raise _fail("target", "give at most one budget (flops, params, latency_ms or step_time)", budgets)
     for n in budgets:
         if not getattr(t, n) > 0:
             raise _fail(f"target.{n}", "must be > 0", getattr(t, n))
-    if o.type not in ("mnas", "pareto"):
-        raise _fail("objective.type", "must be mnas or pareto", o.type)
+    m = t.step
+    for name, value, minimum in (("batch_size", m.batch_size, 1), ("threads", m.threads, 1),
+                                 ("warmup", m.warmup, 0), ("steps", m.steps, 1)):  # fmt: skip
+        if value < minimum:
+            raise _fail(f"target.step.{name}", f"must be >= {minimum}", value)
+    if m.resolution is not None and m.resolution < 1:
+        raise _fail("target.step.resolution", "must be >= 1", m.resolution)
+    if m.device != "cpu" and not m.device.startswith("cuda"):
+        raise _fail("target.step.device", "must be cpu or cuda[:N]", m.device)
+    if o.type not in ("mnas", "pareto", "training_aware"):
+        raise _fail("objective.type", "must be mnas, pareto or training_aware", o.type)
     if o.mode not in ("soft", "hard", "custom"):
         raise _fail("objective.mode", "must be soft, hard or custom", o.mode)
     if purpose == "search" and o.type == "mnas" and t.budget is None:
-        raise SpecError("target: objective mnas needs a budget; set target.flops, target.params or target.latency_ms")
+        raise SpecError(
+            "target: objective mnas needs a budget; set target.flops, target.params, target.latency_ms "
+            "or target.step_time"
+        )
+    if o.type == "training_aware":
+        if t.budget is not None:
+            raise _fail(f"target.{t.cost}", "objective training_aware is normalized by the base, not a budget",
+                        t.budget)  # fmt: skip
+        if o.mode != "soft" or o.alpha is not None or o.beta is not None:
+            raise _fail("objective.mode", "training_aware takes w and v, not mode, alpha or beta", o.mode)
+    elif o.w is not None or o.v is not None:
+        raise _fail("objective.w", "w and v are only read with type: training_aware", o.w if o.w is not None else o.v)
     if o.mode == "custom" and (o.alpha is None or o.beta is None):
         raise _fail("objective.alpha", "mode custom needs both alpha and beta", o.alpha)
     if o.mode != "custom" and (o.alpha is not None or o.beta is not None):
@@ -301,6 +402,17 @@ def _check(spec: ExperimentSpec, purpose: str) -> None:
         raise _fail("proxy.bn_recalibrate", "must be auto, always or never", p.bn_recalibrate)
     if p.threads is not None and p.threads < 1:
         raise _fail("proxy.threads", "must be >= 1", p.threads)
+    if p.progressive is not None:
+        pg = p.progressive
+        if not 1 <= pg.stages <= p.epochs:
+            raise _fail("proxy.progressive.stages", f"must be in [1, proxy.epochs = {p.epochs}]", pg.stages)
+        if pg.min_size is not None and not 1 <= pg.min_size <= p.resolution:
+            raise _fail("proxy.progressive.min_size", f"must be in [1, proxy.resolution = {p.resolution}]",
+                        pg.min_size)  # fmt: skip
+        for name, bounds, limit in (("dropout", pg.dropout, 1.0), ("randaug", pg.randaug, 30.0),
+                                    ("mixup", pg.mixup, math.inf)):  # fmt: skip
+            if len(bounds) != 2 or not all(0 <= b < limit for b in bounds):
+                raise _fail(f"proxy.progressive.{name}", f"must be [first, last] in [0, {limit:g})", list(bounds))
     if q.sampler is not None and q.sampler not in ("tpe", "nsga2", "random"):
         raise _fail("search.sampler", "must be tpe, nsga2 or random", q.sampler)
     if q.trials < 1:
@@ -325,6 +437,17 @@ def _check(spec: ExperimentSpec, purpose: str) -> None:
         raise _fail("scale.tolerance", "must be >= 0", g.tolerance)
     if g.phi < 0:
         raise _fail("scale.phi", "must be >= 0", g.phi)
+    if not 0 <= g.train_members <= g.phi + 1:
+        raise _fail("scale.train_members", f"must be in [0, phi + 1 = {g.phi + 1}]", g.train_members)
+
+
+def _resolve_space(s: SpaceSpec) -> SpaceSpec:
+    """Fill the base and every choice left out from the space's own defaults (one source)."""
+    own = {f.name: f.default for f in dataclasses.fields(SPACES[s.type]) if f.name != "base"}
+    changes: dict[str, Any] = {name: default for name, default in own.items() if getattr(s, name) is None}
+    if s.base is None:
+        changes["base"] = DEFAULT_BASE[s.type]
+    return dataclasses.replace(s, **changes)
 
 
 def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
@@ -334,6 +457,12 @@ def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
     """
     spec: ExperimentSpec = _decode_dataclass(ExperimentSpec, data, "")
     _check(spec, purpose)
+    spec = dataclasses.replace(spec, space=_resolve_space(spec.space))
+    o = spec.objective
+    if o.type == "training_aware":  # the paper's exponents, written out in the resolved spec
+        w, v = TRAINING_AWARE
+        spec = dataclasses.replace(spec, objective=dataclasses.replace(o, w=w if o.w is None else o.w,
+                                                                          v=v if o.v is None else o.v))  # fmt: skip
     if spec.search.sampler is None:  # pinned explicitly, never left to Optuna's defaults
         sampler = "nsga2" if spec.objective.type == "pareto" else "tpe"
         spec = dataclasses.replace(spec, search=dataclasses.replace(spec.search, sampler=sampler))

@@ -35,6 +35,7 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "evaluate",
+    "make_optimizer",
     "progressive_schedule",
     "recalibrate_bn",
     "train",
@@ -226,7 +227,8 @@ class TrainResult:
 EpochCallback = Callable[[EpochRecord], None]
 
 
-def _optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer of ``config`` over ``model``'s parameters."""
     # No weight decay on BN parameters and biases (the usual practice; timm, torchvision).
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
@@ -345,7 +347,7 @@ def train(
     steps_per_epoch = max(1, len(data.train) // config.batch_size)  # full batches only (drop_last)
     # BN statistics from up to recalibration_images training images, at most a quarter of an epoch
     recalibration_batches = max(1, -(-min(config.recalibration_images, len(data.train) // 4) // config.batch_size))
-    opt = _optimizer(model, config)
+    opt = make_optimizer(model, config)
     sched = _scheduler(opt, config, steps_per_epoch * config.epochs)
     slow_bn = arch.bn_momentum < 0.1
     result = TrainResult("ok", "", [], 0.0, params, schedule=schedule, model=model)

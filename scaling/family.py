@@ -82,13 +82,21 @@ def table_family(base: Architecture, table: dict[str, Coefficients] | None = Non
 
 
 def write_family(
-    members: list[FamilyMember], out_dir: Path, *, source: dict[str, Any], num_classes: int = 1000
+    members: list[FamilyMember],
+    out_dir: Path,
+    *,
+    source: dict[str, Any],
+    num_classes: int = 1000,
+    accuracy: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """One architecture JSON per member, ``family.json`` (the manifest) and ``family.png``.
 
     The manifest records, per member, params and FLOPs at its own resolution and the FLOPs
-    ratio against the previous member, as measured after rounding.
+    ratio against the previous member, as measured after rounding. ``accuracy`` (by member
+    name) is the proxy accuracy of members that were trained; it is recorded and plotted
+    against FLOPs.
     """
+    accuracy = accuracy or {}
     out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     previous: int | None = None
@@ -100,6 +108,7 @@ def write_family(
             "name": m.name, "phi": m.phi, "width": m.width, "depth": m.depth, "resolution": m.resolution,
             "params": count_params(m.arch, num_classes=num_classes), "flops": flops,
             "flops_ratio": None if previous is None else flops / previous, "file": file,
+            "proxy_accuracy": accuracy.get(m.name),
         })  # fmt: skip
         previous = flops
     manifest = {"format": FAMILY_FORMAT, **source, "num_classes": num_classes, "members": rows}
@@ -115,13 +124,25 @@ def _plot(path: Path, rows: list[dict[str, Any]], *, title: str) -> None:
     import matplotlib.pyplot as plt
 
     phis = [r["phi"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    trained = [r for r in rows if r["proxy_accuracy"] is not None]
+    fig, axes = plt.subplots(1, 2 if trained else 1, figsize=(11 if trained else 6.5, 4), squeeze=False)
+    ax = axes[0][0]
     ax.semilogy(phis, [r["flops"] / 1e9 for r in rows], "o-", label="FLOPs (G multiply-adds)")
     ax.semilogy(phis, [r["params"] / 1e6 for r in rows], "s-", label="params (M)")
     ax.set_xlabel("phi")
     ax.set_title(f"family of {title}")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
+    if trained:
+        acc = axes[0][1]
+        acc.plot([r["flops"] / 1e9 for r in trained], [100 * r["proxy_accuracy"] for r in trained], "o-")
+        for r in trained:
+            acc.annotate(f"phi {r['phi']}", (r["flops"] / 1e9, 100 * r["proxy_accuracy"]), fontsize=8)
+        acc.set_xscale("log")
+        acc.set_xlabel("FLOPs (G multiply-adds)")
+        acc.set_ylabel("proxy accuracy (%)")
+        acc.set_title("trained members")
+        acc.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from search_spaces import Architecture, count_flops, count_params
+from search_spaces import Architecture, architecture_hash, count_flops, count_params
 
 from .compound import scale
 
@@ -60,7 +60,12 @@ def scale_candidate(base: Architecture, candidate: Candidate, *, resolution: int
 
 @dataclass(frozen=True)
 class GridRow:
-    """One evaluated candidate."""
+    """One evaluated candidate.
+
+    ``arch_hash`` identifies the scaled network; rounding maps some grid points to the same
+    network (``ceil`` of a small repeat count is equal for alpha 1.1 and 1.2), and such a
+    twin is not trained again: ``same_as`` names the candidate whose result it shares.
+    """
 
     alpha: float
     beta: float
@@ -71,6 +76,8 @@ class GridRow:
     params: int
     accuracy: float
     seconds: float
+    arch_hash: str = ""
+    same_as: str = ""
 
 
 def grid_row(
@@ -92,7 +99,7 @@ def grid_row(
     flops = count_flops(arch, num_classes=num_classes)
     accuracy, seconds = evaluate(arch, candidate)
     return GridRow(a, b, g, a * b * b * g * g, flops / base_flops, flops, count_params(arch, num_classes=num_classes),
-                   accuracy, seconds)  # fmt: skip
+                   accuracy, seconds, architecture_hash(arch))  # fmt: skip
 
 
 def best_row(rows: Mapping[Candidate, GridRow] | list[GridRow]) -> GridRow:

@@ -17,6 +17,7 @@ from .architecture import (
     Stage,
     Stem,
     architecture_from_dict,
+    architecture_hash,
     architecture_to_dict,
     dumps_architecture,
     save_architecture,
@@ -24,7 +25,7 @@ from .architecture import (
 from .builder import EfficientNet, build_model, drop_path_rates
 from .cost import StageCost, cost_breakdown, count_flops, count_params
 from .presets import load_architecture, load_architecture_with_metrics, preset_names, preset_path
-from .spaces import SPACES, MBConvSpace
+from .spaces import SPACES, MBConvSpace, Space, TrainingAwareSpace
 from .timm_notation import from_timm, to_timm
 
 __all__ = [
@@ -37,10 +38,13 @@ __all__ = [
     "EfficientNet",
     "Head",
     "MBConvSpace",
+    "Space",
     "Stage",
     "StageCost",
     "Stem",
+    "TrainingAwareSpace",
     "architecture_from_dict",
+    "architecture_hash",
     "architecture_to_dict",
     "build_model",
     "cost_breakdown",

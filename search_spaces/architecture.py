@@ -8,6 +8,7 @@ strings, the scaled family) is derived from this one spec.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Mapping
@@ -25,6 +26,7 @@ __all__ = [
     "Stage",
     "Stem",
     "architecture_from_dict",
+    "architecture_hash",
     "architecture_to_dict",
     "dumps_architecture",
     "read_architecture_file",
@@ -251,6 +253,16 @@ def architecture_to_dict(arch: Architecture, metrics: Mapping[str, Any] | None =
 def dumps_architecture(arch: Architecture, metrics: Mapping[str, Any] | None = None) -> str:
     """Canonical JSON text: sorted keys, two-space indent, trailing newline."""
     return json.dumps(architecture_to_dict(arch, metrics), indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def architecture_hash(arch: Architecture) -> str:
+    """A short content hash of everything that shapes the model (the name is left out).
+
+    Two specs with the same hash build the same network, so measurements may be cached by it.
+    """
+    fields = architecture_to_dict(arch)
+    del fields["name"]
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def read_architecture_file(path: str | Path) -> tuple[Architecture, dict[str, Any]]:

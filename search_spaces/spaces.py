@@ -4,6 +4,10 @@
 reference §5): every stage of a base network picks its kernel, expansion, SE ratio, layer
 count (base + delta) and a width multiplier; strides, stem and head come from the base.
 
+``training_aware`` is EfficientNetV2's space (P2 §3.3; reference §4.2): every stage picks its
+conv op (MBConv or Fused-MBConv), kernel, expansion and layer count; channels are reused
+from the base, and only MBConv stages carry squeeze-excite.
+
 Sampling is define-by-run through any object with ``suggest_categorical(name, choices)``
 (an Optuna ``Trial``); this package does not import Optuna. Parameter names are stable
 (``s3.kernel``), so studies stay comparable and resumable.
@@ -20,7 +24,7 @@ from typing import Any, Protocol
 from .architecture import Architecture
 from .rounding import make_divisible
 
-__all__ = ["SPACES", "MBConvSpace", "Suggester"]
+__all__ = ["SPACES", "MBConvSpace", "Space", "Suggester", "TrainingAwareSpace"]
 
 
 class Suggester(Protocol):
@@ -46,18 +50,8 @@ class MBConvSpace:
     width: tuple[float, ...] = (0.75, 1.0, 1.25)
 
     def __post_init__(self) -> None:
-        for name, values in (("kernel", self.kernel), ("expand", self.expand), ("se", self.se),
-                             ("layers", self.layers), ("width", self.width)):  # fmt: skip
-            if not values:
-                raise ValueError(f"space.{name}: must list at least one choice, got []")
-            if len(set(values)) != len(values):
-                raise ValueError(f"space.{name}: choices must be distinct, got {list(values)}")
-        if any(k < 1 or k % 2 == 0 for k in self.kernel):
-            raise ValueError(f"space.kernel: kernels must be odd and >= 1, got {list(self.kernel)}")
-        if any(e < 1 for e in self.expand):
-            raise ValueError(f"space.expand: expansions must be >= 1, got {list(self.expand)}")
-        if any(not 0 <= s < 1 for s in self.se):
-            raise ValueError(f"space.se: ratios must be in [0, 1), got {list(self.se)}")
+        _check_common(self.kernel, self.expand, self.se, self.layers)
+        _check_distinct("width", self.width)
         if any(w <= 0 for w in self.width):
             raise ValueError(f"space.width: multipliers must be > 0, got {list(self.width)}")
 
@@ -104,4 +98,108 @@ class MBConvSpace:
         return dataclasses.replace(self.base, name=f"{self.base.name}-searched", stages=tuple(stages))
 
 
-SPACES = {"mbconv": MBConvSpace}
+@dataclass(frozen=True)
+class TrainingAwareSpace:
+    """EfficientNetV2's training-aware space around ``base`` (P2 §3.3; reference §4.2).
+
+    Per stage: conv op {mbconv, fused_mbconv}, kernel {3, 5}, expansion {1, 4, 6}, layers
+    base + {-1, 0, +1} (at least 1). Channels, strides, stem and head come from the base.
+    The SE ratio (default {0.25}, V2's) is asked only of stages that chose MBConv: Fused-MBConv
+    stages have no SE (reference §4.1), so the parameter is conditional (define-by-run).
+    """
+
+    base: Architecture
+    block: tuple[str, ...] = ("mbconv", "fused_mbconv")
+    kernel: tuple[int, ...] = (3, 5)
+    expand: tuple[int, ...] = (1, 4, 6)
+    se: tuple[float, ...] = (0.25,)
+    layers: tuple[int, ...] = (-1, 0, 1)
+
+    def __post_init__(self) -> None:
+        _check_common(self.kernel, self.expand, self.se, self.layers)
+        _check_distinct("block", self.block)
+        bad = [b for b in self.block if b not in ("mbconv", "fused_mbconv")]
+        if bad:
+            raise ValueError(f"space.block: must be mbconv or fused_mbconv, got {bad[0]!r}")
+
+    def stage_layers(self, index: int) -> list[int]:
+        """Distinct layer counts of stage ``index``: base + delta, at least 1, sorted."""
+        base = self.base.stages[index].repeats
+        return sorted({max(1, base + delta) for delta in self.layers})
+
+    def choices(self) -> dict[str, list[Any]]:
+        """Every parameter name and its choices; ``sN.se`` is only asked when ``sN.block`` is mbconv."""
+        out: dict[str, list[Any]] = {}
+        for i in range(len(self.base.stages)):
+            out[f"s{i + 1}.block"] = list(self.block)
+            out[f"s{i + 1}.kernel"] = list(self.kernel)
+            out[f"s{i + 1}.expand"] = list(self.expand)
+            out[f"s{i + 1}.layers"] = self.stage_layers(i)
+            if "mbconv" in self.block:
+                out[f"s{i + 1}.se"] = list(self.se)
+        return out
+
+    def size(self) -> int:
+        """Number of distinct architectures: per stage, (MBConv x SE choices + Fused) x the rest."""
+        total = 1
+        for i in range(len(self.base.stages)):
+            ops = ("mbconv" in self.block) * len(self.se) + ("fused_mbconv" in self.block)
+            total *= ops * len(self.kernel) * len(self.expand) * len(self.stage_layers(i))
+        return total
+
+    def sample(self, suggest: Suggester) -> Architecture:
+        """Ask ``suggest`` stage by stage; the SE ratio only for an MBConv stage."""
+        params: dict[str, Any] = {}
+        for i in range(len(self.base.stages)):
+            p = f"s{i + 1}."
+            params[p + "block"] = suggest.suggest_categorical(p + "block", list(self.block))
+            params[p + "kernel"] = suggest.suggest_categorical(p + "kernel", list(self.kernel))
+            params[p + "expand"] = suggest.suggest_categorical(p + "expand", list(self.expand))
+            params[p + "layers"] = suggest.suggest_categorical(p + "layers", self.stage_layers(i))
+            if params[p + "block"] == "mbconv":
+                params[p + "se"] = suggest.suggest_categorical(p + "se", list(self.se))
+        return self.decode(params)
+
+    def decode(self, params: dict[str, Any]) -> Architecture:
+        """The architecture of a full set of choices (as recorded by a study)."""
+        stages = []
+        for i, stage in enumerate(self.base.stages):
+            p = f"s{i + 1}."
+            block = str(params[p + "block"])
+            stages.append(
+                dataclasses.replace(
+                    stage,
+                    block=block,
+                    kernel=int(params[p + "kernel"]),
+                    expand=int(params[p + "expand"]),
+                    se=float(params[p + "se"]) if block == "mbconv" else 0.0,
+                    repeats=int(params[p + "layers"]),
+                )
+            )
+        return dataclasses.replace(self.base, name=f"{self.base.name}-searched", stages=tuple(stages))
+
+
+def _check_distinct(name: str, values: Sequence[Any]) -> None:
+    if not values:
+        raise ValueError(f"space.{name}: must list at least one choice, got []")
+    if len(set(values)) != len(values):
+        raise ValueError(f"space.{name}: choices must be distinct, got {list(values)}")
+
+
+def _check_common(kernel: Sequence[int], expand: Sequence[int], se: Sequence[float], layers: Sequence[int]) -> None:
+    """The checks every space shares: non-empty, distinct, in range."""
+    for name, values in (("kernel", kernel), ("expand", expand), ("se", se), ("layers", layers)):
+        _check_distinct(name, values)
+    if any(k < 1 or k % 2 == 0 for k in kernel):
+        raise ValueError(f"space.kernel: kernels must be odd and >= 1, got {list(kernel)}")
+    if any(e < 1 for e in expand):
+        raise ValueError(f"space.expand: expansions must be >= 1, got {list(expand)}")
+    if any(not 0 <= s < 1 for s in se):
+        raise ValueError(f"space.se: ratios must be in [0, 1), got {list(se)}")
+
+
+Space = MBConvSpace | TrainingAwareSpace
+SPACES: dict[str, type[MBConvSpace] | type[TrainingAwareSpace]] = {
+    "mbconv": MBConvSpace,
+    "training_aware": TrainingAwareSpace,
+}

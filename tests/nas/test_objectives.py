@@ -7,7 +7,15 @@ import math
 import pytest
 from optuna.study import StudyDirection
 
-from nas.objectives import MNAS_HARD, MNAS_SOFT, Objective, is_feasible, mnas_reward
+from nas.objectives import (
+    MNAS_HARD,
+    MNAS_SOFT,
+    TRAINING_AWARE,
+    Objective,
+    is_feasible,
+    mnas_reward,
+    training_aware_reward,
+)
 
 T = 100e6
 
@@ -56,3 +64,34 @@ def test_objective_directions_values_and_skips():
     assert is_feasible(T, T) and not is_feasible(T + 1, T) and is_feasible(1e12, None)
     with pytest.raises(ValueError, match="needs a budget"):
         soft.values(0.8, T, None)
+
+
+TRAINING_AWARE_CASES = [
+    # (accuracy, S, P, w, v, expected): S and P are ratios against the base (P2 §3.3)
+    (0.8, 1.0, 1.0, *TRAINING_AWARE, 0.8),  # the base itself: the accuracy
+    (0.8, 2.0, 1.0, *TRAINING_AWARE, 0.8 * 2**-0.07),  # twice as slow to train: ~4.7% less
+    (0.8, 1.0, 2.0, *TRAINING_AWARE, 0.8 * 2**-0.05),  # twice the params: ~3.4% less
+    (0.8, 0.5, 0.5, *TRAINING_AWARE, 0.8 * 0.5**-0.07 * 0.5**-0.05),  # faster and smaller: a bonus
+    (0.8, 2.0, 2.0, 0.0, 0.0, 0.8),  # exponents 0: accuracy alone
+    (0.6, 1.5, 0.8, -0.1, -0.2, 0.6 * 1.5**-0.1 * 0.8**-0.2),  # custom exponents
+    (0.0, 3.0, 3.0, *TRAINING_AWARE, 0.0),
+]
+
+
+@pytest.mark.parametrize(("acc", "s", "p", "w", "v", "expected"), TRAINING_AWARE_CASES)
+def test_training_aware_reward_table(acc, s, p, w, v, expected):
+    assert training_aware_reward(acc, s, p, w=w, v=v) == pytest.approx(expected, rel=1e-12)
+
+
+def test_training_aware_objective():
+    objective = Objective("training_aware")
+    assert (objective.w, objective.v) == (-0.07, -0.05) and objective.single
+    assert objective.directions == [StudyDirection.MAXIMIZE]
+    # the cost and target are not part of the reward: S and P are
+    assert objective.values(0.8, 123.0, None, step_ratio=2.0, param_ratio=1.0) == [pytest.approx(0.8 * 2**-0.07)]
+    assert not objective.skips(1e12, None)
+    with pytest.raises(ValueError, match="needs step_ratio and param_ratio"):
+        objective.values(0.8, 1.0, None)
+    assert math.isnan(training_aware_reward(math.nan, 1.0, 1.0, w=-0.07, v=-0.05))
+    with pytest.raises(ValueError, match=r"step_ratio: must be > 0, got 0\.0"):
+        training_aware_reward(0.8, 0.0, 1.0, w=-0.07, v=-0.05)

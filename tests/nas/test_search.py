@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from nas.cli import main
-from search_spaces import count_flops, load_architecture
+from search_spaces import count_flops, count_params, load_architecture
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "tests/fixtures/tiny-base.json")
@@ -202,7 +202,7 @@ def test_resume_after_kill_9(tmp_path):
     assert len(optuna.load_study(storage=storage, study_name="s").trials) == 5
 
 
-@pytest.mark.parametrize(("budget", "value"), [("params", 20e3), ("latency_ms", 50.0)])
+@pytest.mark.parametrize(("budget", "value"), [("params", 20e3), ("latency_ms", 50.0), ("step_time", 100.0)])
 def test_other_cost_metrics(capsys, tmp_path, budget, value):
     spec = write_spec(tmp_path, target={"flops": None, budget: value}, search={"trials": 2})
     out = tmp_path / "run"
@@ -211,3 +211,61 @@ def test_other_cost_metrics(capsys, tmp_path, budget, value):
         assert float(row["cost"]) == float(row[budget]) > 0
     best = json.loads((out / "best.json").read_text())["metrics"]
     assert best["cost"] == best[budget]
+
+
+STEP = {"batch_size": 4, "resolution": 16, "warmup": 1, "steps": 3}
+
+
+def test_training_aware_search_end_to_end_and_cache_on_resume(capsys, tmp_path):
+    spec = write_spec(
+        tmp_path,
+        space={"type": "training_aware", "width": None, "layers": [0, 1]},
+        target={"flops": None, "step": STEP},
+        objective={"type": "training_aware"},
+        proxy={"progressive": {"stages": 1}},
+        search={"trials": 3, "sampler": "random"},
+    )
+    out = tmp_path / "run"
+    code, stdout, err = run(capsys, "search", spec, "--out", out)
+    assert code == 0, err
+    table = rows(out)
+    assert {"step_time", "step_time_iqr", "step_ratio", "param_ratio", "reward"} <= set(table[0])
+    base = load_architecture(TINY)
+    for row in table:
+        acc, s, p = float(row["accuracy"]), float(row["step_ratio"]), float(row["param_ratio"])
+        assert float(row["reward"]) == pytest.approx(acc * s**-0.07 * p**-0.05, rel=1e-9)
+        assert float(row["cost"]) == float(row["step_time"]) > 0
+        assert p == pytest.approx(float(row["params"]) / count_params(base, num_classes=10))
+        assert row["s1.block"] in ("mbconv", "fused_mbconv")
+    assert "step_time" in stdout and "training step time" not in err
+    resolved = yaml.safe_load((out / "spec.yaml").read_text())
+    assert resolved["objective"]["w"] == -0.07 and resolved["objective"]["v"] == -0.05
+    assert resolved["space"]["block"] == ["mbconv", "fused_mbconv"] and resolved["space"]["width"] is None
+    report = (out / "report.md").read_text()
+    assert "A * S^-0.07 * P^-0.05" in report and "| S | P |" in report
+    # the base and each distinct candidate were measured once
+    cache = out / "step_times.jsonl"
+    measured = cache.read_text().splitlines()
+    assert len(measured) == 1 + len({tuple(r[k] for k in r if k.startswith("s")) for r in table})
+    # resuming to 5 trials measures only the 2 new candidates, not the base nor the first 3 again
+    code, _, err = run(capsys, "search", "--resume", "--out", out, "--trials", "5")
+    assert code == 0, err
+    again = cache.read_text().splitlines()
+    assert again[: len(measured)] == measured and len(again) <= len(measured) + 2
+    assert len(rows(out)) == 5
+
+
+def test_cached_step_time_is_a_hit(tmp_path):
+    from nas.costs import StepTimeCache
+    from nas.search import SearchRun, build_objective, build_space
+    from nas.spec import load_spec
+
+    path = write_spec(tmp_path, space={"type": "training_aware", "width": None},
+                      target={"flops": None, "step": STEP}, objective={"type": "training_aware"})  # fmt: skip
+    spec = load_spec(path)
+    first = SearchRun(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(tmp_path / "c.jsonl"))
+    arch = first.space.sample(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1)).ask())
+    costs = first.cost(arch)
+    assert costs["step_ratio"] > 0 and first.step_cache is not None and first.step_cache.hits == 0
+    second = SearchRun(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(tmp_path / "c.jsonl"))
+    assert second.cost(arch) == costs and second.step_cache is not None and second.step_cache.hits == 2

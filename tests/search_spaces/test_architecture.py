@@ -13,6 +13,7 @@ from search_spaces import (
     ArchitectureError,
     Stage,
     architecture_from_dict,
+    architecture_hash,
     architecture_to_dict,
     dumps_architecture,
     load_architecture,
@@ -181,3 +182,14 @@ def test_unknown_name_lists_presets(tmp_path):
         load_architecture("efficientnet-b9")
     with pytest.raises(ArchitectureError, match="not a file"):
         load_architecture(tmp_path)
+
+
+def test_architecture_hash_ignores_the_name_only():
+    b0 = load_architecture("efficientnet-b0")
+    assert architecture_hash(dataclasses.replace(b0, name="renamed")) == architecture_hash(b0)
+    hashes = {architecture_hash(load_architecture(n)) for n in preset_names()}
+    assert len(hashes) == len(preset_names())
+    stages = list(b0.stages)
+    stages[2] = dataclasses.replace(stages[2], kernel=3)
+    assert architecture_hash(dataclasses.replace(b0, stages=tuple(stages))) != architecture_hash(b0)
+    assert architecture_hash(dataclasses.replace(b0, dropout=0.3)) != architecture_hash(b0)

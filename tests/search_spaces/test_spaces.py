@@ -7,8 +7,18 @@ import random
 
 import optuna
 import pytest
+import torch
 
-from search_spaces import MBConvSpace, build_model, count_flops, load_architecture
+from search_spaces import (
+    MBConvSpace,
+    TrainingAwareSpace,
+    architecture_from_dict,
+    architecture_to_dict,
+    build_model,
+    count_flops,
+    count_params,
+    load_architecture,
+)
 
 
 class RandomSuggester:
@@ -75,3 +85,57 @@ def test_decode_reproduces_the_sample():
 def test_bad_choices(change, message):
     with pytest.raises(ValueError, match=message):
         MBConvSpace(base=B0, **change)
+
+
+V2S = load_architecture("efficientnetv2-s")
+
+
+def test_training_aware_space_samples_only_valid_architectures():
+    """Property test over many seeded samples (P2 §3.3: op, kernel, expansion, layers; channels reused)."""
+    space = TrainingAwareSpace(base=V2S)
+    seen_blocks = set()
+    for seed in range(200):
+        suggester = RandomSuggester(seed)
+        arch = space.sample(suggester)
+        # the JSON validator accepts it, and it round-trips
+        assert architecture_from_dict(architecture_to_dict(arch)) == arch
+        for i, (base, stage) in enumerate(zip(V2S.stages, arch.stages, strict=True)):
+            seen_blocks.add(stage.block)
+            assert stage.channels == base.channels and stage.stride == base.stride
+            assert stage.kernel in (3, 5) and stage.expand in (1, 4, 6)
+            assert stage.repeats in space.stage_layers(i) and stage.repeats >= 1
+            # SE only on MBConv stages, and asked only there
+            assert stage.se == (0.25 if stage.block == "mbconv" else 0.0)
+            assert (f"s{i + 1}.se" in suggester.asked) == (stage.block == "mbconv")
+        assert arch.stem == V2S.stem and arch.head == V2S.head
+        assert count_params(arch, num_classes=10) > 0
+    assert seen_blocks == {"mbconv", "fused_mbconv"}
+    model = build_model(space.sample(RandomSuggester(0)), num_classes=10).eval()
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_training_aware_size_counts_the_conditional_se():
+    base = V2S
+    space = TrainingAwareSpace(base=base, se=(0.0, 0.25))
+    # per stage: (mbconv x 2 SE + fused) x 2 kernels x 3 expansions x layer counts
+    expected = math.prod(3 * 2 * 3 * len(space.stage_layers(i)) for i in range(len(base.stages)))
+    assert space.size() == expected
+    assert TrainingAwareSpace(base=base, block=("fused_mbconv",)).size() == math.prod(
+        2 * 3 * len(space.stage_layers(i)) for i in range(len(base.stages))
+    )
+
+
+def test_training_aware_decode_reproduces_an_optuna_sample():
+    space = TrainingAwareSpace(base=V2S)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    for _ in range(5):
+        trial = study.ask()
+        arch = space.sample(trial)
+        assert space.decode(trial.params) == arch
+
+
+def test_training_aware_bad_choices():
+    with pytest.raises(ValueError, match=r"space\.block: must be mbconv or fused_mbconv, got 'conv'"):
+        TrainingAwareSpace(base=V2S, block=("mbconv", "conv"))
+    with pytest.raises(ValueError, match=r"space\.expand"):
+        TrainingAwareSpace(base=V2S, expand=(0, 4))

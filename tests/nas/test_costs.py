@@ -1,0 +1,56 @@
+"""Measured training step time: a positive median and spread, the cache, and the settings key."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from nas.costs import StepSettings, StepTimeCache, measure_step_time
+from search_spaces import load_architecture
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = load_architecture(ROOT / "tests/fixtures/tiny-base.json")
+FAST = StepSettings(batch_size=4, resolution=16, num_classes=10, warmup=1, steps=5)
+
+
+def test_step_time_of_a_tiny_net_has_a_positive_median_and_spread():
+    measured = measure_step_time(TINY, FAST)
+    assert len(measured.times_ms) == 5 and all(t > 0 for t in measured.times_ms)
+    assert min(measured.times_ms) <= measured.median_ms <= max(measured.times_ms)
+    assert 0 <= measured.iqr_ms <= max(measured.times_ms) - min(measured.times_ms)
+    assert measured.relative_iqr == measured.iqr_ms / measured.median_ms
+
+
+def test_bigger_work_takes_longer():
+    small = measure_step_time(TINY, FAST).median_ms
+    large = measure_step_time(TINY, dataclasses.replace(FAST, batch_size=32, resolution=64)).median_ms
+    assert large > 2 * small  # 64x the pixels: clearly slower, well beyond timing noise
+
+
+def test_cache_hits_by_architecture_and_settings(tmp_path):
+    path = tmp_path / "step_times.jsonl"
+    cache = StepTimeCache(path)
+    first = cache.measure(TINY, FAST)
+    renamed = dataclasses.replace(TINY, name="same-network")
+    assert cache.measure(renamed, FAST) == first and cache.hits == 1  # the name is not part of the key
+    # a new process (a resumed search) reads the file: no measurement again
+    reopened = StepTimeCache(path)
+    assert reopened.measure(TINY, FAST) == first and reopened.hits == 1
+    # other settings, or another network, are measured anew
+    other = reopened.measure(TINY, dataclasses.replace(FAST, batch_size=8))
+    assert reopened.hits == 1 and other != first
+    assert len(path.read_text().splitlines()) == 2
+    # a torn last line (a kill mid-write) is skipped
+    path.write_text(path.read_text() + '{"key": "x", "median')
+    assert len(StepTimeCache(path).entries) == 2
+
+
+def test_unavailable_device_is_an_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="device: cuda is not available"):
+        measure_step_time(TINY, dataclasses.replace(FAST, device="cuda"))
