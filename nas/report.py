@@ -87,12 +87,7 @@ def _plot(path: Path, spec: ExperimentSpec, trials: list[FrozenTrial], front: li
                    color="tab:red", zorder=5, label=f"best (#{best.number})")  # fmt: skip
     if spec.target.budget is not None:
         ax.axvline(spec.target.budget / scale, color="gray", linestyle="--", label="budget")
-    if metric == "step_time":
-        step = step_settings(spec)
-        where = f"batch {step.batch_size} at {step.resolution} px, {step.device}, {step.threads} thread(s)"
-        ax.set_xlabel(f"training step time, {where} ({unit})")
-    else:
-        ax.set_xlabel(f"{metric} at {spec.target.resolution} px, {spec.target.num_classes} classes ({unit})")
+    ax.set_xlabel(f"{_cost_text(spec)} ({unit})")
     ax.set_ylabel(f"proxy validation accuracy (%), {spec.proxy.dataset}")
     ax.set_title(spec.name)
     ax.grid(alpha=0.3)
@@ -116,6 +111,16 @@ def _fmt(value: Any, kind: str) -> str:
     if kind == "ms":
         return f"{value:.1f} ms"
     return f"{value:.1f}"
+
+
+def _cost_text(spec: ExperimentSpec) -> str:
+    """What the cost axis measures, and where."""
+    t = spec.target
+    if spec.cost_metric == "step_time":
+        m = step_settings(spec)
+        return (f"training step time, batch {m.batch_size} at {m.resolution} px, {t.num_classes} classes, "
+                f"{m.device}, {m.threads} thread(s)")  # fmt: skip
+    return f"{spec.cost_metric} at {t.resolution} px, {t.num_classes} classes"
 
 
 def _objective_text(spec: ExperimentSpec) -> str:
@@ -165,8 +170,7 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
         "",
         f"- space: `{spec.space.type}` around `{spec.space.base_ref}`; sampler `{spec.search.sampler}`, pruner "
         f"`{spec.search.pruner}`",
-        f"- objective: `{spec.objective.type}` ({_objective_text(spec)}); cost `{metric}` at "
-        f"{spec.target.resolution} px, {spec.target.num_classes} classes"
+        f"- objective: `{spec.objective.type}` ({_objective_text(spec)}); cost: {_cost_text(spec)}"
         + (f"; budget {budget:.6g}" if budget is not None else ""),
         f"- proxy: `{spec.proxy.dataset}` at {spec.proxy.resolution} px, {spec.proxy.epochs} epochs, "
         f"train size {spec.proxy.train_size or 'all'} (validation accuracy; the test split is not used)",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,13 @@ def _sampler(spec: ExperimentSpec) -> optuna.samplers.BaseSampler:
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=min(50, max(4, spec.search.trials // 4)))
     # Random start-up trials: Optuna's 10, but at most a quarter of a small budget.
     startup = max(3, min(10, spec.search.trials // 4))
-    return optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=False, n_startup_trials=startup)
+    # The training-aware space is conditional (SE only on MBConv stages): group=True lets the
+    # multivariate TPE model each sub-space that occurs, instead of falling back to independent.
+    conditional = spec.space.type == "training_aware"
+    with warnings.catch_warnings():  # multivariate and group are stable in use, still marked experimental
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=conditional, constant_liar=False,
+                                          n_startup_trials=startup)  # fmt: skip
 
 
 def _pruner(spec: ExperimentSpec) -> optuna.pruners.BasePruner:
