@@ -363,8 +363,9 @@ def _evaluate_weights(arch: Architecture, data: Dataset, weights: str, resolutio
 def cmd_search(args: argparse.Namespace) -> int:
     """Run a search from a YAML spec into a run directory (or resume one)."""
     from nas.data import DataError
+    from nas.executors import execute_search
     from nas.report import write_reports
-    from nas.search import RunError, prepare_run_dir, run_search
+    from nas.search import RunError, prepare_run_dir
     from nas.spec import SpecError
 
     if args.spec is None and not (args.resume and args.out):
@@ -376,7 +377,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        study = run_search(spec, run_dir, resume=args.resume, trials=args.trials)
+        study = execute_search(spec, run_dir, resume=args.resume, trials=args.trials)
     except (DataError, RunError) as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
@@ -384,11 +385,29 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise
     summary = write_reports(spec, study, run_dir)
     best = summary["best"]
-    print(f"wrote {run_dir}/: spec.yaml, study.db, trials.csv, report.md, report.png, "
+    stored = "".join(f"{f}, " for f in ("study.db", "study.journal") if (run_dir / f).exists())
+    print(f"wrote {run_dir}/: spec.yaml, {stored}trials.csv, report.md, report.png, "
           f"pareto/ ({len(summary['front'])})" + (", best.json" if best is not None else ""))  # fmt: skip
     if best is None:
         print("no trial completed, so there is no best.json", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Add worker processes to a running search through its shared database (another machine)."""
+    from nas.data import DataError
+    from nas.executors import join_search
+    from nas.search import RunError
+    from nas.spec import SpecError, load_spec
+
+    try:
+        spec = load_spec(args.spec)
+        run_dir = Path(args.out or spec.run_dir)
+        join_search(Path(args.spec), run_dir, workers=args.workers or spec.search.workers, trials=args.trials)
+    except (SpecError, DataError, RunError) as exc:
+        raise UsageError(str(exc)) from None
+    print("done: the search reached its trial count; reports are written by the driver (nas report RUN_DIR)")
     return 0
 
 
@@ -516,6 +535,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=_positive_int, help="total finished trials to reach (default: search.trials)")
     p.add_argument("--threads", type=_positive_int, help="torch threads (default: proxy.threads, else torch's)")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("worker", help="add worker processes to a running search through its search.storage database")
+    p.add_argument("spec", metavar="SPEC.yaml", help="the same spec as the driver's, with search.storage set")
+    p.add_argument("--workers", type=_positive_int, help="worker processes here (default: search.workers)")
+    p.add_argument("--out", help="local directory for this machine's step-time cache (default: runs/NAME)")
+    p.add_argument("--trials", type=_positive_int, help="total finished trials to reach (default: search.trials)")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("report", help="regenerate the plots and summary of a run directory")
     p.add_argument("run_dir", metavar="RUN_DIR")

@@ -47,7 +47,7 @@ _METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "reward", 
 
 
 def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[str]) -> None:
-    columns = ["number", "state", "reason", *_METRIC_COLUMNS, *choice_names]
+    columns = ["number", "state", "reason", *_METRIC_COLUMNS, "worker", *choice_names]
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -59,6 +59,7 @@ def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[
                 "state": t.state.name,
                 "reason": a.get("fail_reason") or a.get("skipped") or ("pruned" if t.state.name == "PRUNED" else ""),
                 **{k: a.get(k) for k in _METRIC_COLUMNS},
+                "worker": f"{a['worker']['host']}:{a['worker']['pid']}" if isinstance(a.get("worker"), dict) else None,
                 **{name: t.params.get(name) for name in choice_names},
             }
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import socket
 import time
 import warnings
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from search_spaces import (
@@ -98,9 +101,14 @@ def step_settings(spec: ExperimentSpec) -> StepSettings:
                         optimizer=spec.proxy.optimizer)  # fmt: skip
 
 
-def _sampler(spec: ExperimentSpec) -> optuna.samplers.BaseSampler:
-    # Every setting that Optuna 5 changed by default is written out.
-    name, seed = spec.search.sampler, spec.seed
+def _sampler(spec: ExperimentSpec, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """The spec's sampler. Every setting that Optuna 5 changed by default is written out.
+
+    Parallel workers get seeds ``seed + worker`` (the same seed would make them propose the
+    same random start-up trials), and TPE's constant liar, which treats running trials as
+    bad, so that workers do not all close in on the same point.
+    """
+    name, seed = spec.search.sampler, spec.seed + worker
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if name == "nsga2":
@@ -112,8 +120,8 @@ def _sampler(spec: ExperimentSpec) -> optuna.samplers.BaseSampler:
     conditional = spec.space.type == "training_aware"
     with warnings.catch_warnings():  # multivariate and group are stable in use, still marked experimental
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=conditional, constant_liar=False,
-                                          n_startup_trials=startup)  # fmt: skip
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=conditional,
+                                          constant_liar=spec.search.workers > 1, n_startup_trials=startup)  # fmt: skip
 
 
 def _pruner(spec: ExperimentSpec) -> optuna.pruners.BasePruner:
@@ -124,23 +132,52 @@ def _pruner(spec: ExperimentSpec) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
 
 
+JOURNAL = "study.journal"
+
+
 def storage_url(spec: ExperimentSpec, run_dir: Path) -> str:
-    return spec.search.storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
+    """Where the study lives, as shown to users: the spec's URL, the journal file, or SQLite."""
+    if spec.search.storage:
+        return spec.search.storage
+    if spec.search.workers > 1 or (run_dir / JOURNAL).exists():
+        return str((run_dir / JOURNAL).resolve())
+    return f"sqlite:///{(run_dir / 'study.db').resolve()}"
 
 
-def open_study(spec: ExperimentSpec, run_dir: Path, *, create: bool) -> optuna.Study:
-    """Create the study of a new run, or load the study of an existing one."""
+def study_storage(spec: ExperimentSpec, run_dir: Path) -> str | optuna.storages.BaseStorage:
+    """The Optuna storage of a run.
+
+    Default: SQLite in the run directory for one worker; a JournalStorage file
+    (``study.journal``, safe for several processes on one machine) for more. A
+    ``search.storage`` URL (any RDB, such as PostgreSQL) lets workers on other machines
+    join; those get Optuna's heartbeat, so a trial of a worker that dies is failed.
+    """
+    url = storage_url(spec, run_dir)
+    if "://" not in url:
+        return optuna.storages.JournalStorage(JournalFileBackend(url))
+    if url.startswith("sqlite:"):
+        return url
+    return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S)
+
+
+HEARTBEAT_S = 30
+
+
+def open_study(spec: ExperimentSpec, run_dir: Path, *, create: bool, worker: int = 0) -> optuna.Study:
+    """Create the study of a new run, or load the study of an existing one (as worker ``worker``)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = storage_url(spec, run_dir)
+    storage = study_storage(spec, run_dir)
     if create:
         try:
-            return optuna.create_study(storage=url, study_name=spec.name, sampler=_sampler(spec),
+            return optuna.create_study(storage=storage, study_name=spec.name, sampler=_sampler(spec),
                                        pruner=_pruner(spec), directions=build_objective(spec).directions)  # fmt: skip
         except optuna.exceptions.DuplicatedStudyError:
             raise RunError(f"search.storage: a study named {spec.name!r} already exists in {url}; "
                            "resume it with --resume or rename the experiment") from None  # fmt: skip
     try:
-        return optuna.load_study(storage=url, study_name=spec.name, sampler=_sampler(spec), pruner=_pruner(spec))
+        return optuna.load_study(storage=storage, study_name=spec.name, sampler=_sampler(spec, worker),
+                                 pruner=_pruner(spec))  # fmt: skip
     except KeyError:
         raise RunError(f"--resume: no study named {spec.name!r} in {url}") from None
 
@@ -149,15 +186,53 @@ def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
     return study.get_trials(deepcopy=False, states=FINISHED)
 
 
-def fail_interrupted(study: optuna.Study) -> int:
-    """Mark trials left RUNNING by a dead process as FAIL, with the reason; returns how many."""
+def worker_id() -> dict[str, Any]:
+    """Who runs a trial: host and process id (recorded on every trial)."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_trials(study: optuna.Study, trials: list[FrozenTrial], reason: str) -> int:
+    """Mark ``trials`` (left RUNNING) as FAIL with ``reason``; returns how many."""
     storage = study._storage  # the study's own storage, as Optuna's fail_stale_trials uses it
     count = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        storage.set_trial_user_attr(trial._trial_id, "fail_reason", INTERRUPTED)
-        storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+    for trial in trials:
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        except RuntimeError:  # finished meanwhile (its worker was alive after all)
+            continue
         count += 1
     return count
+
+
+def fail_interrupted(study: optuna.Study, *, pids: set[int] | None = None, reason: str = "") -> int:
+    """Mark trials left RUNNING by dead processes of this host as FAIL, with the reason.
+
+    ``pids``: only trials of these (known dead) worker processes. Trials of live processes
+    and of other hosts (workers joined over a shared database) are left alone; Optuna's
+    heartbeat fails those if their worker dies.
+    """
+    host, lost = socket.gethostname(), []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        worker = trial.user_attrs.get("worker") or {}
+        pid = worker.get("pid")
+        if worker and worker.get("host") != host:
+            continue
+        if pids is not None and pid not in pids:
+            continue
+        if pid is None or pids is not None or not _alive(int(pid)):
+            lost.append(trial)
+    return fail_trials(study, lost, reason or INTERRUPTED)
 
 
 @dataclass
@@ -222,6 +297,7 @@ class SearchRun:
     def evaluate(self, trial: optuna.Trial) -> list[float]:
         """The objective: sample, count, (maybe) train, score."""
         started = time.perf_counter()
+        trial.set_user_attr("worker", worker_id())
         arch = self.space.sample(trial)
         costs = self.cost(arch)
         for key, value in costs.items():
@@ -307,34 +383,69 @@ def run_search(
     trials: int | None = None,
     log: Callable[[str], None] = print,
 ) -> optuna.Study:
-    """Run (or continue) the study until ``trials`` trials have finished (complete, pruned or failed)."""
+    """Run (or continue) the study in this process until ``trials`` trials have finished
+    (complete, pruned or failed). ``nas.executors`` runs it on several workers or Ray."""
     total = trials or spec.search.trials
+    study = start_study(spec, run_dir, resume=resume, total=total, log=log)
+    if len(finished_trials(study)) < total:
+        optimize(spec, run_dir, study, total=total, log=log)
+    return study
+
+
+def start_study(spec: ExperimentSpec, run_dir: Path, *, resume: bool, total: int,
+                log: Callable[[str], None]) -> optuna.Study:  # fmt: skip
+    """Create or load the study, fail trials that died with their process, and say what is left."""
     study = open_study(spec, run_dir, create=not resume)
     if resume:
         lost = fail_interrupted(study)
         if lost:
             log(f"marked {lost} interrupted trial(s) as failed")
-    run = SearchRun(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(run_dir / STEP_TIMES))
     done = len(finished_trials(study))
-    remaining = max(0, total - done)
-    log(f"{spec.name}: {run.space.size():.3g} architectures in the {spec.space.type} space around "
+    log(f"{spec.name}: {build_space(spec).size():.3g} architectures in the {spec.space.type} space around "
         f"{spec.space.base_ref}; {spec.search.sampler} sampler; {done}/{total} trials finished, "
-        f"{remaining} to run")  # fmt: skip
-    if remaining == 0:
-        return study
+        f"{max(0, total - done)} to run")  # fmt: skip
+    return study
+
+
+def optimize(
+    spec: ExperimentSpec,
+    run_dir: Path,
+    study: optuna.Study,
+    *,
+    total: int,
+    log: Callable[[str], None],
+    shared: bool = False,
+    parent: int | None = None,
+) -> None:
+    """Run trials in this process until ``total`` have finished.
+
+    ``shared``: other workers run trials of the same study at the same time, so a new trial
+    starts only while finished + running trials are below ``total`` (no trial is run beyond
+    the count). ``parent``: stop after the current trial if that process is gone.
+    """
+    run = SearchRun(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(run_dir / STEP_TIMES))
     data = run.dataset()
     log(data.describe())
     started = time.perf_counter()
-    first = done
+    first = len(finished_trials(study))
 
     def progress(study: optuna.Study, trial: FrozenTrial) -> None:
         finished = len(finished_trials(study))
         elapsed = time.perf_counter() - started
         left = elapsed / max(finished - first, 1) * (total - finished)
         log(_progress_line(study, trial, finished, total, spec, left))
+        if shared or parent is not None:
+            running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+            if finished + running >= total or (parent is not None and os.getppid() != parent):
+                study.stop()
 
-    study.optimize(run.evaluate, n_trials=remaining, catch=(TrialFailed,), callbacks=[progress])
-    return study
+    if shared:
+        running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        if len(finished_trials(study)) + running >= total:
+            return
+        study.optimize(run.evaluate, catch=(TrialFailed,), callbacks=[progress])
+    else:
+        study.optimize(run.evaluate, n_trials=max(0, total - first), catch=(TrialFailed,), callbacks=[progress])
 
 
 def _progress_line(study: optuna.Study, trial: FrozenTrial, finished: int, total: int, spec: ExperimentSpec,

@@ -421,8 +421,8 @@ def _check(spec: ExperimentSpec, purpose: str) -> None:
         raise _fail("search.pruner", "must be median, halving or none", q.pruner)
     if q.executor != "local":
         raise _fail("search.executor", "must be local", q.executor)
-    if q.workers != 1:
-        raise _fail("search.workers", "must be 1 (one worker process per run)", q.workers)
+    if q.workers < 1:
+        raise _fail("search.workers", "must be >= 1", q.workers)
     if q.storage is not None and "://" not in q.storage:
         raise _fail("search.storage", "must be a storage URL such as sqlite:///path/study.db", q.storage)
     g = spec.scale

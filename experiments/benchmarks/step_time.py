@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda where available")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved measurements of each variant")
@@ -53,7 +54,8 @@ def main() -> None:
 
     base = load_architecture(args.arch)
     settings = StepSettings(batch_size=args.batch_size, resolution=args.resolution, num_classes=1000,
-                            threads=args.threads, warmup=args.warmup, steps=args.steps)  # fmt: skip
+                            threads=args.threads, warmup=args.warmup, steps=args.steps,
+                            device=args.device)  # fmt: skip
     n = len(base.stages)
     variants = {"all MBConv": with_fused(base, 0), "Fused 1-3 (V2)": with_fused(base, 3),
                 "Fused 1-4": with_fused(base, 4), f"all Fused (1-{n})": with_fused(base, n)}  # fmt: skip
@@ -63,13 +65,17 @@ def main() -> None:
             medians[name].append(measure_step_time(arch, settings).median_ms)
 
     print(f"{args.arch} variants at equal channels: one training step of batch {args.batch_size} at "
-          f"{args.resolution} px, 1000 classes, {args.threads} thread(s), AdamW; median of {args.steps} steps "
-          f"after {args.warmup} warm-up, best of {args.rounds} interleaved rounds")  # fmt: skip
+          f"{args.resolution} px, 1000 classes, {args.device}, {args.threads} thread(s), AdamW; "
+          f"median of {args.steps} steps after {args.warmup} warm-up, "
+          f"best of {args.rounds} interleaved rounds")  # fmt: skip
     reference = min(medians["all MBConv"])
-    print(f"{'variant':<20} {'params':>9} {'FLOPs@res':>10} {'step ms':>9} {'vs all MBConv':>14}")
+    print(f"{'variant':<20} {'params':>9} {'FLOPs@res':>10} {'step ms':>9} {'vs all MBConv':>14} {'GMAC/s':>8}")
     for name, arch in variants.items():
         ms, flops = min(medians[name]), count_flops(arch, resolution=args.resolution)
-        print(f"{name:<20} {count_params(arch) / 1e6:>8.2f}M {flops / 1e9:>9.3f}G {ms:>9.1f} {ms / reference:>13.3f}x")
+        # forward multiply-adds x 3 (forward, input and weight gradients) x batch, per second
+        rate = 3 * flops * args.batch_size / (ms / 1000) / 1e9
+        print(f"{name:<20} {count_params(arch) / 1e6:>8.2f}M {flops / 1e9:>9.3f}G {ms:>9.1f} {ms / reference:>13.3f}x "
+              f"{rate:>8.1f}")  # fmt: skip
 
     print()
     arch = variants["Fused 1-3 (V2)"]
