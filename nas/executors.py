@@ -139,6 +139,10 @@ def execute_search(
     from .search import run_search
 
     total = trials or spec.search.trials
+    if spec.search.executor == "ray":
+        from .ray_executor import run_ray
+
+        return run_ray(spec, run_dir, resume=resume, total=total, log=log)
     if spec.search.workers == 1:
         return run_search(spec, run_dir, resume=resume, trials=total, log=log)
     study = start_study(spec, run_dir, resume=resume, total=total, log=log)

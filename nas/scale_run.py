@@ -16,20 +16,31 @@ import csv
 import dataclasses
 import json
 import math
+import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from scaling.family import FamilyMember, compound_family, write_family
-from scaling.grid import Candidate, GridRow, best_row, grid_candidates, grid_row
-from search_spaces import Architecture, architecture_hash, load_architecture
+import torch
 
-from .data import DataSpec, load_dataset
+from scaling.family import FamilyMember, compound_family, write_family
+from scaling.grid import Candidate, GridRow, best_row, grid_candidates, grid_row, scale_candidate
+from search_spaces import (
+    Architecture,
+    architecture_from_dict,
+    architecture_hash,
+    architecture_to_dict,
+    load_architecture,
+)
+
+from .data import Dataset, DataSpec, load_dataset
+from .executors import worker_threads
 from .progress import format_duration
 from .search import RunError, proxy_config
-from .spec import ExperimentSpec, dump_spec, load_spec
+from .spec import ExperimentSpec, dump_spec, load_spec, spec_from_dict, spec_to_dict
 from .train import train
 
 __all__ = ["prepare_scale_dir", "read_grid", "run_grid"]
@@ -106,44 +117,50 @@ def run_grid(spec: ExperimentSpec, run_dir: Path, *, log: Callable[[str], None] 
         _rewrite(journal, [dataclasses.asdict(r) for r in rows.values()])
     todo = [c for c in candidates if c not in rows]
     log(f"{spec.name}: {len(candidates)} candidates on the grid, {len(rows)} already evaluated, {len(todo)} to run")
-    data = load_dataset(DataSpec(p.dataset, path=p.path, train_size=p.train_size, val_size=p.val_size),
-                        seed=spec.seed) if todo else None  # fmt: skip
-    started = time.perf_counter()
+    started, count = time.perf_counter(), 0
 
-    def proxy_size(gamma: float) -> int:
-        return round(p.resolution * gamma)
+    def key_of(arch: Architecture, gamma: float) -> str:
+        """The same network at the same proxy size is trained once (rounding makes twins)."""
+        return f"{architecture_hash(arch)}@{round(p.resolution * gamma)}"
 
-    # the same network at the same proxy size is trained once
-    trained = {(r.arch_hash, proxy_size(r.gamma)): r for r in rows.values() if r.arch_hash and not r.same_as}
-    twin: list[GridRow] = []  # the already-trained candidate this one equals, if any
+    trained = {
+        f"{r.arch_hash}@{round(p.resolution * r.gamma)}": r for r in rows.values() if r.arch_hash and not r.same_as
+    }
+    by_key: dict[str, list[Candidate]] = {}
+    archs: dict[str, Architecture] = {}
+    for c in todo:
+        arch = scale_candidate(base, c, resolution=round(base.resolution * c[2]))
+        key = key_of(arch, c[2])
+        by_key.setdefault(key, []).append(c)
+        archs[key] = arch
 
-    def evaluate(arch: Architecture, candidate: Candidate) -> tuple[float, float]:
-        assert data is not None
-        twin.clear()
-        resolution = proxy_size(candidate[2])
-        same = trained.get((architecture_hash(arch), resolution))
-        if same is not None:
-            twin.append(same)
-            return same.accuracy, 0.0
-        result = train(arch, data, dataclasses.replace(proxy_config(spec), resolution=resolution))
-        if result.status != "ok":
-            log(f"  candidate {candidate} failed: {result.reason}")
-            return math.nan, result.seconds
-        return result.val_accuracy, result.seconds
-
-    for i, candidate in enumerate(todo, 1):
-        row = grid_row(base, candidate, num_classes=spec.target.num_classes, evaluate=evaluate)
-        if twin:
-            row = dataclasses.replace(row, same_as=f"{twin[0].alpha:g},{twin[0].beta:g},{twin[0].gamma:g}")
-        else:
-            trained[(row.arch_hash, proxy_size(row.gamma))] = row
+    def record(candidate: Candidate, accuracy: float, seconds: float, twin_of: GridRow | None) -> GridRow:
+        nonlocal count
+        row = grid_row(base, candidate, num_classes=spec.target.num_classes, evaluate=lambda a, c: (accuracy, seconds))
+        if twin_of is not None:
+            row = dataclasses.replace(row, same_as=f"{twin_of.alpha:g},{twin_of.beta:g},{twin_of.gamma:g}")
         _append(journal, dataclasses.asdict(row))
         rows[candidate] = row
-        left = (time.perf_counter() - started) / i * (len(todo) - i)
+        count += 1
+        left = (time.perf_counter() - started) / count * (len(todo) - count)
         same = f" (same network as alpha,beta,gamma = {row.same_as}; not trained again)" if row.same_as else ""
         log(f"[{len(rows)}/{len(candidates)}] alpha {row.alpha:g} beta {row.beta:g} gamma {row.gamma:g}: "
             f"nominal {row.nominal:.3f}, FLOPs x{row.flops_ratio:.3f}, accuracy {100 * row.accuracy:.2f}%, "
             f"{row.seconds:.0f}s{same} | left ~{format_duration(left)}")  # fmt: skip
+        return row
+
+    for key, group in by_key.items():  # twins of candidates trained in an earlier (killed) run
+        if key in trained:
+            for c in group:
+                record(c, trained[key].accuracy, 0.0, trained[key])
+    jobs = [(key, archs[key], round(p.resolution * group[0][2])) for key, group in by_key.items() if key not in trained]
+    for key, accuracy, seconds, reason in train_jobs(spec, jobs, workers=spec.search.workers):
+        first, *twins = by_key[key]
+        if reason:
+            log(f"  candidate {first} failed: {reason}")
+        original = record(first, accuracy, seconds, None)
+        for c in twins:
+            record(c, accuracy, 0.0, original)
     finished = [r for r in rows.values() if not math.isnan(r.accuracy)]
     if not finished:
         raise RunError("scale: every candidate failed; see grid.jsonl")
@@ -154,12 +171,60 @@ def run_grid(spec: ExperimentSpec, run_dir: Path, *, log: Callable[[str], None] 
         for old in family_dir.iterdir():
             old.unlink()
     members = compound_family(base, alpha=best.alpha, beta=best.beta, gamma=best.gamma, phi=g.phi)
-    accuracy = _train_members(spec, run_dir, members, base.resolution, log=log)
-    write_family(members, family_dir, num_classes=spec.target.num_classes, accuracy=accuracy,
+    member_accuracy = _train_members(spec, run_dir, members, base.resolution, log=log)
+    write_family(members, family_dir, num_classes=spec.target.num_classes, accuracy=member_accuracy,
                  source={"base": base.name, "alpha": best.alpha, "beta": best.beta, "gamma": best.gamma,
                          "nominal_flops_ratio": best.nominal, "resolution_rounding": "nearest multiple of 8",
                          "grid": "../grid.csv"})  # fmt: skip
     return best
+
+
+Job = tuple[str, Architecture, int]  # (key, architecture, proxy resolution)
+_POOL: dict[str, Any] = {}  # a pool worker's spec and dataset, loaded once per process
+
+
+def _proxy_data(spec: ExperimentSpec) -> Dataset:
+    p = spec.proxy
+    return load_dataset(DataSpec(p.dataset, path=p.path, train_size=p.train_size, val_size=p.val_size), seed=spec.seed)
+
+
+def _train_one(spec: ExperimentSpec, data: Dataset, arch: Architecture, resolution: int) -> tuple[float, float, str]:
+    """(validation accuracy or NaN, seconds, failure reason or "") of one proxy training."""
+    result = train(arch, data, dataclasses.replace(proxy_config(spec), resolution=resolution))
+    if result.status != "ok":
+        return math.nan, result.seconds, result.reason
+    return result.val_accuracy, result.seconds, ""
+
+
+def _pool_init(spec_dict: dict[str, Any], threads: int) -> None:
+    torch.set_num_threads(threads)
+    _POOL["spec"] = spec_from_dict(spec_dict, purpose="scale")
+    _POOL["data"] = _proxy_data(_POOL["spec"])
+
+
+def _pool_train(arch_dict: dict[str, Any], resolution: int) -> tuple[float, float, str]:
+    return _train_one(_POOL["spec"], _POOL["data"], architecture_from_dict(arch_dict), resolution)
+
+
+def train_jobs(spec: ExperimentSpec, jobs: list[Job], *, workers: int) -> Iterator[tuple[str, float, float, str]]:
+    """Train each job on the proxy; yield ``(key, accuracy, seconds, reason)`` as each finishes.
+
+    With ``search.workers`` > 1 the jobs run in that many spawned processes, each with its
+    share of the cores (the executor's rule), in parallel.
+    """
+    if not jobs:
+        return
+    if workers == 1:
+        data = _proxy_data(spec)
+        for key, arch, resolution in jobs:
+            yield (key, *_train_one(spec, data, arch, resolution))
+        return
+    context = multiprocessing.get_context("spawn")
+    init = (spec_to_dict(spec), worker_threads(spec, workers))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_pool_init, initargs=init) as pool:
+        futures = {pool.submit(_pool_train, architecture_to_dict(arch), size): key for key, arch, size in jobs}
+        for future in as_completed(futures):
+            yield (futures[future], *future.result())
 
 
 def _train_members(
@@ -177,22 +242,20 @@ def _train_members(
     if journal.exists():
         _rewrite(journal, list(done.values()))
     keys = {m.name: architecture_hash(m.arch) for m in wanted}
-    todo = [m for m in wanted if keys[m.name] not in done]
+    todo = {keys[m.name]: m for m in wanted if keys[m.name] not in done}
     if todo:
         log(f"training {len(todo)} family members on the proxy ({len(wanted) - len(todo)} already trained)")
-        data = load_dataset(DataSpec(p.dataset, path=p.path, train_size=p.train_size, val_size=p.val_size),
-                            seed=spec.seed)  # fmt: skip
-    for m in todo:
-        resolution = max(1, round(p.resolution * m.resolution / base_resolution))
-        result = train(m.arch, data, dataclasses.replace(proxy_config(spec), resolution=resolution))
-        accuracy = result.val_accuracy if result.status == "ok" else math.nan
-        record = {"arch_hash": keys[m.name], "name": m.name, "phi": m.phi, "proxy_resolution": resolution,
-                  "accuracy": accuracy, "seconds": result.seconds, "status": result.status,
-                  "reason": result.reason}  # fmt: skip
+    jobs = [(key, m.arch, max(1, round(p.resolution * m.resolution / base_resolution))) for key, m in todo.items()]
+    sizes = {key: size for key, _, size in jobs}
+    for key, accuracy, seconds, reason in train_jobs(spec, jobs, workers=spec.search.workers):
+        m = todo[key]
+        record = {"arch_hash": key, "name": m.name, "phi": m.phi, "proxy_resolution": sizes[key],
+                  "accuracy": accuracy, "seconds": seconds, "status": "failed" if reason else "ok",
+                  "reason": reason}  # fmt: skip
         _append(journal, record)
-        done[keys[m.name]] = record
-        log(f"  {m.name}: {resolution} px, accuracy {100 * accuracy:.2f}%, {result.seconds:.0f}s"
-            + ("" if result.status == "ok" else f" ({result.status}: {result.reason})"))  # fmt: skip
+        done[key] = record
+        log(f"  {m.name}: {sizes[key]} px, accuracy {100 * accuracy:.2f}%, {seconds:.0f}s"
+            + (f" (failed: {reason})" if reason else ""))  # fmt: skip
     found = {m.name: float(done[keys[m.name]]["accuracy"]) for m in wanted}
     return {name: value for name, value in found.items() if not math.isnan(value)}
 

@@ -295,56 +295,91 @@ class SearchRun:
         return self.data
 
     def evaluate(self, trial: optuna.Trial) -> list[float]:
-        """The objective: sample, count, (maybe) train, score."""
-        started = time.perf_counter()
-        trial.set_user_attr("worker", worker_id())
-        arch = self.space.sample(trial)
-        costs = self.cost(arch)
-        for key, value in costs.items():
-            trial.set_user_attr(key, value)
-        trial.set_user_attr("architecture", architecture_to_dict(arch))
-        target = self.spec.target.budget
-        if self.objective.kind == "pareto" and target is not None:
-            trial.set_constraint("budget", costs["cost"] - target)  # feasible when <= 0
-        if self.objective.skips(costs["cost"], target):
-            trial.set_user_attr("skipped", f"over budget: {self.spec.cost_metric} {costs['cost']:.6g} > {target:.6g}; "
-                                           "not trained (hard constraint)")  # fmt: skip
-            trial.set_user_attr("accuracy", None)
-            trial.set_user_attr("reward", 0.0)
-            trial.set_user_attr("seconds", time.perf_counter() - started)
-            return [0.0]
+        """The Optuna objective: sample, then ``evaluate_arch``; the pruner sees every epoch."""
+        trial.set_user_attr("worker", worker_id())  # first: a dead worker's trial is found by it
+        attrs: dict[str, Any] = {}
 
-        def report(record: Any) -> None:
+        def on_epoch(epoch: int, values: list[float], accuracy: float) -> None:
             if not self.objective.single:
                 return
-            value = self.values(record.val_accuracy, costs)[0]
-            trial.report(value, record.epoch)
+            trial.report(values[0], epoch)
             if trial.should_prune():
-                trial.set_user_attr("accuracy", record.val_accuracy)
-                trial.set_user_attr("seconds", time.perf_counter() - started)
-                raise optuna.TrialPruned(f"pruned after epoch {record.epoch}")
+                raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
-        data = self.dataset()
-        train_started = time.perf_counter()
         try:
+            return self.evaluate_arch(self.space.sample(trial), attrs, on_epoch=on_epoch)
+        finally:
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
+            constraint = self.constraint(attrs)
+            if constraint is not None:
+                trial.set_constraint("budget", constraint)
+
+    def constraint(self, attrs: dict[str, Any]) -> float | None:
+        """Pareto searches with a budget: ``cost - budget`` (feasible when <= 0)."""
+        budget = self.spec.target.budget
+        if self.objective.kind != "pareto" or budget is None or "cost" not in attrs:
+            return None
+        return float(attrs["cost"]) - budget
+
+    def evaluate_arch(
+        self,
+        arch: Architecture,
+        attrs: dict[str, Any],
+        *,
+        on_epoch: Callable[[int, list[float], float], None] | None = None,
+    ) -> list[float]:
+        """Count, (maybe) train and score ``arch``; what a trial records goes into ``attrs``.
+
+        ``on_epoch(epoch, values, accuracy)`` sees the objective values after every epoch; it
+        may raise to stop the trial (a pruner does). Any failure of the candidate (in
+        measuring or in training) raises ``TrialFailed`` with ``attrs["fail_reason"]`` set.
+        Every executor runs trials through here.
+        """
+        started = time.perf_counter()
+        train_started = started
+        try:
+            costs = self.cost(arch)
+            attrs.update(costs)
+            attrs["architecture"] = architecture_to_dict(arch)
+            target = self.spec.target.budget
+            if self.objective.skips(costs["cost"], target):
+                attrs["skipped"] = (f"over budget: {self.spec.cost_metric} {costs['cost']:.6g} > {target:.6g}; "
+                                    "not trained (hard constraint)")  # fmt: skip
+                attrs.update(accuracy=None, reward=0.0)
+                return [0.0]
+
+            def report(record: Any) -> None:
+                attrs["accuracy"] = record.val_accuracy
+                if on_epoch is not None:
+                    on_epoch(record.epoch, self.values(record.val_accuracy, costs), record.val_accuracy)
+
+            data = self.dataset()
+            train_started = time.perf_counter()
             result = train(arch, data, proxy_config(self.spec), callback=report)
+            if result.status != "ok":
+                raise TrialFailed(result.reason)
+            values = self.values(result.val_accuracy, costs)
+            attrs.update(accuracy=result.val_accuracy, reward=values[0] if self.objective.single else None)
+            return values
+        except TrialFailed as exc:
+            attrs["fail_reason"] = str(exc)
+            raise
         except optuna.TrialPruned:
             raise
         except Exception as exc:  # any failure of one candidate is recorded; the search goes on
-            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
-            trial.set_user_attr("fail_reason", reason)
-            raise TrialFailed(reason) from exc
+            attrs["fail_reason"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise TrialFailed(attrs["fail_reason"]) from exc
         finally:  # pruned and failed trials trained too: their time counts as training
-            trial.set_user_attr("train_seconds", time.perf_counter() - train_started)
-        if result.status != "ok":
-            trial.set_user_attr("fail_reason", result.reason)
-            trial.set_user_attr("seconds", time.perf_counter() - started)
-            raise TrialFailed(result.reason)
-        values = self.values(result.val_accuracy, costs)
-        trial.set_user_attr("accuracy", result.val_accuracy)
-        trial.set_user_attr("reward", values[0] if self.objective.single else None)
-        trial.set_user_attr("seconds", time.perf_counter() - started)
-        return values
+            attrs["train_seconds"] = time.perf_counter() - train_started
+            attrs["seconds"] = time.perf_counter() - started
+
+
+RUN_ATTRS = (
+    "worker", "flops", "params", "latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ratio", "cost",
+    "architecture", "skipped", "accuracy", "reward", "seconds", "train_seconds", "fail_reason",
+)  # fmt: skip
+"""Every user attribute a trial may record (``evaluate_arch`` and the worker id)."""
 
 
 def prepare_run_dir(spec_path: str | Path | None, out: str | None, *, resume: bool) -> tuple[ExperimentSpec, Path]:

@@ -27,6 +27,7 @@ __all__ = [
     "OutputSpec",
     "ProgressiveSpec",
     "ProxySpec",
+    "RaySpec",
     "ScaleSpec",
     "SearchSpec",
     "SpaceSpec",
@@ -178,19 +179,36 @@ class ProxySpec:
 
 
 @dataclass(frozen=True)
+class RaySpec:
+    """The Ray Tune executor: a cluster to join (``address``, from ``ray start --head``) or a
+    local instance with ``num_cpus``; resources per trial; retries of a trial whose Ray
+    worker died (``FailureConfig(max_failures)``)."""
+
+    address: str | None = None
+    num_cpus: int | None = None
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    max_failures: int = 1
+    max_concurrent_trials: int | None = None
+
+
+@dataclass(frozen=True)
 class SearchSpec:
     """How to search: sampler (default tpe, or nsga2 for pareto), trials, pruner, executor.
 
-    ``pruner`` (median or halving) stops hopeless trials of single-objective searches from
-    their per-epoch proxy reward; multi-objective searches do not prune.
+    ``pruner`` stops hopeless trials of single-objective searches from their per-epoch proxy
+    reward: median or halving with the local executor (default median), ASHA with Ray
+    (default asha); multi-objective searches do not prune. ``executor: local`` runs
+    ``workers`` processes on a shared storage; ``executor: ray`` runs trials on Ray Tune.
     """
 
     sampler: str | None = None
     trials: int = 20
-    pruner: str = "median"
+    pruner: str | None = None
     executor: str = "local"
     workers: int = 1
     storage: str | None = None
+    ray: RaySpec = field(default_factory=RaySpec)
 
 
 @dataclass(frozen=True)
@@ -417,12 +435,26 @@ def _check(spec: ExperimentSpec, purpose: str) -> None:
         raise _fail("search.sampler", "must be tpe, nsga2 or random", q.sampler)
     if q.trials < 1:
         raise _fail("search.trials", "must be >= 1", q.trials)
-    if q.pruner not in ("median", "halving", "none"):
-        raise _fail("search.pruner", "must be median, halving or none", q.pruner)
-    if q.executor != "local":
-        raise _fail("search.executor", "must be local", q.executor)
+    if q.executor not in ("local", "ray"):
+        raise _fail("search.executor", "must be local or ray", q.executor)
+    pruners = ("median", "halving", "none") if q.executor == "local" else ("asha", "none")
+    if q.pruner is not None and q.pruner not in pruners:
+        raise _fail("search.pruner", f"with executor {q.executor} must be {', '.join(pruners)}", q.pruner)
     if q.workers < 1:
         raise _fail("search.workers", "must be >= 1", q.workers)
+    if purpose == "scale" and q.executor != "local":
+        raise _fail("search.executor", "the grid search runs on executor local (with search.workers)", q.executor)
+    if q.executor == "ray" and q.workers != 1:
+        raise _fail("search.workers", "is for executor local; Ray sizes itself (search.ray.num_cpus)", q.workers)
+    ray = q.ray
+    for name, count, low in (("num_cpus", ray.num_cpus, 1), ("max_failures", ray.max_failures, 0),
+                             ("max_concurrent_trials", ray.max_concurrent_trials, 1)):  # fmt: skip
+        if count is not None and count < low:
+            raise _fail(f"search.ray.{name}", f"must be >= {low}", count)
+    if not ray.cpus_per_trial > 0:
+        raise _fail("search.ray.cpus_per_trial", "must be > 0", ray.cpus_per_trial)
+    if ray.gpus_per_trial < 0:
+        raise _fail("search.ray.gpus_per_trial", "must be >= 0", ray.gpus_per_trial)
     if q.storage is not None and "://" not in q.storage:
         raise _fail("search.storage", "must be a storage URL such as sqlite:///path/study.db", q.storage)
     g = spec.scale
@@ -466,6 +498,9 @@ def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
     if spec.search.sampler is None:  # pinned explicitly, never left to Optuna's defaults
         sampler = "nsga2" if spec.objective.type == "pareto" else "tpe"
         spec = dataclasses.replace(spec, search=dataclasses.replace(spec.search, sampler=sampler))
+    if spec.search.pruner is None:
+        pruner = "median" if spec.search.executor == "local" else "asha"
+        spec = dataclasses.replace(spec, search=dataclasses.replace(spec.search, pruner=pruner))
     return spec
 
 

@@ -22,6 +22,12 @@ def test_minimal_spec_gets_defaults():
     assert spec_from_dict({"objective": {"type": "pareto"}}).search.sampler == "nsga2"
 
 
+def test_pruner_default_follows_the_executor():
+    assert spec_from_dict({"target": {"flops": 1e8}}).search.pruner == "median"
+    ray = spec_from_dict({"target": {"flops": 1e8}, "search": {"executor": "ray"}}).search
+    assert ray.pruner == "asha" and ray.ray.max_failures == 1 and ray.ray.cpus_per_trial == 1.0
+
+
 def test_training_aware_defaults_come_from_the_space():
     spec = spec_from_dict({"space": {"type": "training_aware"}, "objective": {"type": "training_aware"}})
     s = spec.space
@@ -106,7 +112,14 @@ BAD = [
     ({"space": {"expand": "six"}}, "space.expand: must be a list, got 'six'"),
     ({"search": {"trials": 0}}, "search.trials: must be >= 1, got 0"),
     ({"search": {"sampler": "cmaes"}}, "search.sampler: must be tpe, nsga2 or random, got 'cmaes'"),
-    ({"search": {"pruner": "hyperband"}}, "search.pruner: must be median, halving or none"),
+    ({"search": {"pruner": "hyperband"}}, "search.pruner: with executor local must be median, halving, none"),
+    ({"search": {"executor": "ray", "pruner": "median"}}, "search.pruner: with executor ray must be asha, none"),
+    ({"search": {"executor": "dask"}}, "search.executor: must be local or ray, got 'dask'"),
+    ({"search": {"workers": 0}}, "search.workers: must be >= 1, got 0"),
+    ({"search": {"executor": "ray", "workers": 2}}, "search.workers: is for executor local"),
+    ({"search": {"executor": "ray", "ray": {"cpus_per_trial": 0}}}, "search.ray.cpus_per_trial: must be > 0"),
+    ({"search": {"executor": "ray", "ray": {"max_failures": -1}}}, "search.ray.max_failures: must be >= 0, got -1"),
+    ({"search": {"ray": {"adress": "x"}}}, "search.ray.adress: unknown key"),
     ({"search": {"storage": "study.db"}}, "search.storage: must be a storage URL"),
     ({"seed": "zero"}, "seed: must be an integer, got 'zero'"),
     ({"name": ""}, "name: must be a non-empty name"),

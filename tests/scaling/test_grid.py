@@ -112,3 +112,21 @@ def test_bad_scale_specs_exit_2(capsys, tmp_path, change, message):
     assert main(["scale", str(path), "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_grid_on_two_workers_equals_the_serial_grid(capsys, tmp_path):
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    assert main(["scale", str(_spec(tmp_path)), "--out", str(serial)]) == 0
+    path = _spec(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["search"] = {"workers": 2}
+    path.write_text(yaml.safe_dump(data))
+    assert main(["scale", str(path), "--out", str(parallel)]) == 0
+
+    def by_candidate(run: Path) -> dict[tuple[float, float, float], tuple[float, str]]:
+        rows = [json.loads(line) for line in (run / "grid.jsonl").read_text().splitlines()]
+        return {(r["alpha"], r["beta"], r["gamma"]): (r["accuracy"], r["same_as"]) for r in rows}
+
+    # one thread per trial either way: the same accuracies, the same twin, the same choice
+    assert by_candidate(parallel) == by_candidate(serial)
+    assert (parallel / "family" / "family.json").read_text() == (serial / "family" / "family.json").read_text()

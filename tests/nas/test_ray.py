@@ -1,0 +1,105 @@
+"""The Ray Tune executor, on loopback only.
+
+Ray binds to the machine's interface address whatever ``--node-ip-address`` says, so every
+Ray process here runs inside a private network namespace that holds only loopback
+(``unshare --net``, then ``ip link set lo up``; root only). ``ray stop`` ends each cluster,
+so no stale ``/tmp/ray/ray_current_cluster`` is left for the next start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests.nas.test_search import ROOT, rows, write_spec
+
+pytest.importorskip("ray")
+if shutil.which("unshare") is None or os.geteuid() != 0:
+    pytest.skip("Ray tests need root and unshare for a loopback-only network namespace", allow_module_level=True)
+
+pytestmark = pytest.mark.slow
+PY = sys.executable
+RAY = str(Path(sys.executable).with_name("ray"))
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def in_namespace(script: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """Run a bash script in a new network namespace with only loopback up."""
+    return subprocess.run(["unshare", "--net", "bash", "-c", "set -e; ip link set lo up; " + script],
+                          env=ENV, capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def ray_spec(tmp_path: Path, **ray: object) -> Path:
+    return write_spec(
+        tmp_path,
+        search={"trials": 3, "executor": "ray", "pruner": "asha", "ray": {"num_cpus": 2, **ray}},
+        proxy={"epochs": 2},
+    )
+
+
+def test_search_on_a_started_ray_cluster(tmp_path):
+    spec = ray_spec(tmp_path, address="127.0.0.1:6390", num_cpus=None)
+    out = tmp_path / "run"
+    script = (
+        f"{RAY} start --head --node-ip-address=127.0.0.1 --port=6390 --num-cpus=2 --include-dashboard=false "
+        f"--disable-usage-stats > {tmp_path}/ray-start.log 2>&1; "
+        f"trap '{RAY} stop --force > /dev/null 2>&1' EXIT; "
+        f"{PY} -m nas search {spec} --out {out}"
+    )
+    done = in_namespace(script)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "ray: connected to 127.0.0.1:6390" in done.stdout
+    # the same outputs as a local run
+    for name in ("spec.yaml", "study.db", "trials.csv", "best.json", "report.md", "report.png"):
+        assert (out / name).is_file(), name
+    assert not [p for p in out.iterdir() if "ray" in p.name.lower()]
+    table = rows(out)
+    assert len(table) == 3 and {r["state"] for r in table} <= {"COMPLETE", "PRUNED"}
+    complete = [r for r in table if r["state"] == "COMPLETE"]
+    assert complete and all(float(r["accuracy"]) > 0 and float(r["flops"]) > 0 for r in complete)
+    assert all(r["s1.kernel"] in ("3", "5") and r["worker"] for r in table)
+
+
+def test_interrupted_ray_search_resumes_to_completion(tmp_path):
+    spec = ray_spec(tmp_path, max_concurrent_trials=1)
+    spec.write_text(spec.read_text().replace("trials: 3", "trials: 4").replace("epochs: 2", "epochs: 4"))
+    out = tmp_path / "run"
+    storage = f"sqlite:///{out / 'study.db'}"
+    driver = subprocess.Popen(
+        ["unshare", "--net", "bash", "-c", f"ip link set lo up; exec {PY} -m nas search {spec} --out {out}"],
+        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    kept: dict[int, dict] = {}
+    deadline = time.time() + 150
+    try:
+        while not kept and time.time() < deadline:
+            time.sleep(0.5)
+            try:
+                trials = optuna.load_study(storage=storage, study_name="s").trials
+            except Exception:
+                continue
+            if any(t.state.name == "COMPLETE" for t in trials) and any(t.state.name == "RUNNING" for t in trials):
+                kept = {t.number: t.params for t in trials if t.state.name == "COMPLETE"}
+        assert kept, "no trial completed in time"
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray instance it started
+        driver.wait(timeout=30)
+    in_namespace(f"{RAY} stop --force", timeout=60)
+    resumed = in_namespace(f"{PY} -m nas search --resume --out {out}")
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    assert "interrupted trial(s) as failed" in resumed.stdout
+    study = optuna.load_study(storage=storage, study_name="s")
+    finished = [t for t in study.trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
+    assert len(finished) == len(study.trials) == 4
+    for number, params in kept.items():  # nothing completed is lost or repeated
+        assert study.trials[number].state.name == "COMPLETE" and study.trials[number].params == params
+    assert any(t.user_attrs.get("fail_reason", "").startswith("interrupted") for t in study.trials)
+    assert len(rows(out)) == 4 and (out / "best.json").is_file()
