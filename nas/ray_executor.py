@@ -20,15 +20,20 @@ up with the same files as a local run.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
+
+from search_spaces import Space
 
 from .search import (
     RUN_ATTRS,
@@ -44,6 +49,8 @@ from .search import (
 from .spec import ExperimentSpec, spec_from_dict, spec_to_dict
 
 __all__ = ["run_ray"]
+
+ATTRS = "effnas_attrs"  # the trial's user attributes, as one JSON string (Tune flattens nested results)
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -71,22 +78,37 @@ def _trainable(config: dict[str, Any], *, spec_dict: dict[str, Any], run_dir: st
         spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(Path(run_dir) / STEP_TIMES)
     )
     attrs: dict[str, Any] = {"worker": worker_id()}
+    last = [0]
 
     def on_epoch(epoch: int, values: list[float], accuracy: float) -> None:
-        tune.report({"epoch": epoch, "accuracy": accuracy, **_metric_values(run, values)})
+        # Every epoch reports the whole trial so far: the scheduler may stop it after any
+        # epoch (ASHA stops at max_t too), so the last report must be complete on its own.
+        last[0] = epoch
+        tune.report({"epoch": epoch, **_metric_values(run, values), ATTRS: json.dumps(attrs)})
 
     try:
         values = run.evaluate_arch(run.space.decode(_flatten(config)), attrs, on_epoch=on_epoch)
     except TrialFailed:
-        tune.report({"final": True, "failed": True, **attrs})
+        tune.report({"epoch": last[0], "failed": True, ATTRS: json.dumps(attrs)})
         return
-    tune.report({"final": True, **_metric_values(run, values), **attrs})
+    if last[0] == 0:  # scored without training (hard constraint, over budget)
+        tune.report({"epoch": spec.proxy.epochs, **_metric_values(run, values), ATTRS: json.dumps(attrs)})
 
 
 def _metric_values(run: SearchRun, values: list[float]) -> dict[str, float]:
     if run.objective.single:
         return {"objective": values[0]}
     return {"objective": values[0], "objective_cost": values[1]}
+
+
+@dataclass(frozen=True)
+class _DefineByRun:
+    """The spec's space as OptunaSearch's define-by-run function (picklable, for Tune's checkpoints)."""
+
+    space: Space
+
+    def __call__(self, trial: Any) -> None:
+        self.space.sample(trial)
 
 
 def _searcher_class() -> type:
@@ -100,20 +122,23 @@ def _searcher_class() -> type:
         stopped early by the scheduler is told as PRUNED.
         """
 
+        final_epoch = 1  # the proxy's epoch count: a trial that reported it finished
+
         def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
             if trial_id in self._completed_trials or trial_id not in self._ot_trials:
                 return
             trial = self._ot_trials[trial_id]
             study: optuna.Study = self._ot_study  # type: ignore[assignment]
             result = result or {}
+            attrs = json.loads(result.get(ATTRS, "{}"))
             for key in RUN_ATTRS:
-                if key in result:
-                    trial.set_user_attr(key, result[key])
+                if key in attrs:
+                    trial.set_user_attr(key, attrs[key])
             if error or result.get("failed"):
-                if "fail_reason" not in result:
+                if "fail_reason" not in attrs:
                     trial.set_user_attr("fail_reason", "the Ray trial raised an error (see the Ray logs)")
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            elif not result.get("final"):
+            elif result.get("epoch", 0) < self.final_epoch:  # stopped early by the scheduler
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:
                 values = [result["objective"]] + ([result["objective_cost"]] if "objective_cost" in result else [])
@@ -148,13 +173,14 @@ def run_ray(spec: ExperimentSpec, run_dir: Path, *, resume: bool, total: int,
     metric: str | list[str] = "objective" if objective.single else ["objective", "objective_cost"]
     mode: str | list[str] = "max" if objective.single else ["max", "min"]
     searcher = _searcher_class()(
-        space=lambda trial: (space.sample(trial), None)[1],
+        space=_DefineByRun(space),
         metric=metric,
         mode=mode,
         sampler=_sampler(spec),
         study_name=spec.name,
         storage=study._storage,
     )
+    searcher.final_epoch = spec.proxy.epochs
     scheduler = None
     if spec.search.pruner == "asha" and objective.single:
         scheduler = ASHAScheduler(metric="objective", mode="max", time_attr="epoch", max_t=spec.proxy.epochs,
@@ -163,13 +189,22 @@ def run_ray(spec: ExperimentSpec, run_dir: Path, *, resume: bool, total: int,
     with_spec = tune.with_parameters(_trainable, spec_dict=spec_to_dict(spec), run_dir=str(run_dir.resolve()),
                                      threads=threads)  # fmt: skip
     trainable = tune.with_resources(with_spec, {"cpu": r.cpus_per_trial, "gpu": r.gpus_per_trial})
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # the run directory holds the results
     scratch = Path(tempfile.mkdtemp(prefix="effnas-ray-"))  # Ray's own result files stay out of the run directory
     done_before = len(finished_trials(study))
 
     class Progress(tune.Callback):
         def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-            log(f"[{done_before + sum(t.status in ('TERMINATED', 'ERROR') for t in trials)}/{total}] "
-                f"ray trial {trial.trial_id} {trial.status.lower()}")  # fmt: skip
+            finished = done_before + sum(t.status in ("TERMINATED", "ERROR") for t in trials if t is not trial) + 1
+            result = trial.last_result or {}
+            attrs = json.loads(result.get(ATTRS, "{}"))
+            state = "failed" if result.get("failed") else (
+                "complete" if result.get("epoch", 0) >= spec.proxy.epochs else "stopped early")  # fmt: skip
+            accuracy = attrs.get("accuracy")
+            log(f"[{finished}/{total}] ray trial {trial.trial_id} {state}"
+                + (f"  acc {100 * accuracy:.2f}%" if isinstance(accuracy, float) else "")
+                + (f"  reward {attrs['reward']:.4f}" if isinstance(attrs.get("reward"), float) else "")
+                + (f"  ({attrs['fail_reason']})" if attrs.get("fail_reason") else ""))  # fmt: skip
 
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
                                   max_concurrent_trials=r.max_concurrent_trials)  # fmt: skip

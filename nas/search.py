@@ -350,9 +350,12 @@ class SearchRun:
                 return [0.0]
 
             def report(record: Any) -> None:
-                attrs["accuracy"] = record.val_accuracy
+                values = self.values(record.val_accuracy, costs)
+                now = time.perf_counter()  # after each epoch, attrs hold the trial as if it ended here
+                attrs.update(accuracy=record.val_accuracy, reward=values[0] if self.objective.single else None,
+                             seconds=now - started, train_seconds=now - train_started)  # fmt: skip
                 if on_epoch is not None:
-                    on_epoch(record.epoch, self.values(record.val_accuracy, costs), record.val_accuracy)
+                    on_epoch(record.epoch, values, record.val_accuracy)
 
             data = self.dataset()
             train_started = time.perf_counter()
