@@ -367,6 +367,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nas.report import write_reports
     from nas.search import RunError, prepare_run_dir
     from nas.spec import SpecError
+    from nas.verify import run_verification
 
     if args.spec is None and not (args.resume and args.out):
         raise UsageError("nas search: SPEC.yaml is required (it may be left out only with --resume --out RUN_DIR)")
@@ -378,6 +379,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     try:
         study = execute_search(spec, run_dir, resume=args.resume, trials=args.trials)
+        if spec.verify.enabled:
+            run_verification(spec, study, run_dir)
     except (DataError, RunError) as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:

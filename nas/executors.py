@@ -41,7 +41,7 @@ def worker_threads(spec: ExperimentSpec, workers: int) -> int:
 BAD_INPUT = 2  # a worker's exit code for input it cannot use (the same code as the CLI's)
 
 
-def _worker(spec_path: str, run_dir: str, total: int, threads: int, index: int) -> None:
+def _worker(spec_path: str, run_dir: str, total: int, threads: int, index: int, started_at: float) -> None:
     """One worker process: load the study and run trials until the count is reached."""
     torch.set_num_threads(threads)
 
@@ -51,7 +51,8 @@ def _worker(spec_path: str, run_dir: str, total: int, threads: int, index: int) 
     try:
         spec = load_spec(spec_path)
         study = open_study(spec, Path(run_dir), create=False, worker=index)
-        optimize(spec, Path(run_dir), study, total=total, log=log, shared=True, parent=os.getppid())
+        optimize(spec, Path(run_dir), study, total=total, log=log, shared=True, parent=os.getppid(),
+                 started_at=started_at)  # fmt: skip
     except (SpecError, DataError, RunError) as exc:
         print(f"nas: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(BAD_INPUT)
@@ -83,7 +84,7 @@ def run_workers(
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
     threads = worker_threads(spec, workers)
     procs: dict[int, multiprocessing.process.BaseProcess] = {}
-    strikes, started = 0, 0
+    strikes, started, started_at = 0, 0, time.time()
 
     def running() -> int:
         return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
@@ -91,7 +92,8 @@ def run_workers(
     def start() -> None:
         nonlocal started
         started += 1  # every worker, replacements too, samples with its own seed
-        proc = context.Process(target=_worker, args=(str(spec_path), str(run_dir), total, threads, started))
+        args = (str(spec_path), str(run_dir), total, threads, started, started_at)
+        proc = context.Process(target=_worker, args=args)
         proc.start()
         assert proc.pid is not None
         procs[proc.pid] = proc

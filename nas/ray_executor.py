@@ -151,16 +151,22 @@ def _searcher_class() -> type:
 def run_ray(spec: ExperimentSpec, run_dir: Path, *, resume: bool, total: int,
             log: Callable[[str], None] = print) -> optuna.Study:  # fmt: skip
     """Run the search on Ray Tune until ``total`` trials have finished."""
+    r = spec.search.ray
+    # `ray start` turns on token authentication when ~/.ray/auth_token exists (the first
+    # ray.init writes it); a driver joining that cluster must too, and Ray reads the mode
+    # when it is imported.
+    if r.address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
     import ray
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    r = spec.search.ray
     study = start_study(spec, run_dir, resume=resume, total=total, log=log)
     remaining = total - len(finished_trials(study))
     if remaining <= 0:
         return study
     objective = build_objective(spec)
+    minutes = spec.search.timeout_minutes
     started = time.perf_counter()
     if r.address:
         ray.init(address=r.address, include_dashboard=False, log_to_driver=True)
@@ -206,8 +212,11 @@ def run_ray(spec: ExperimentSpec, run_dir: Path, *, resume: bool, total: int,
                 + (f"  reward {attrs['reward']:.4f}" if isinstance(attrs.get("reward"), float) else "")
                 + (f"  ({attrs['fail_reason']})" if attrs.get("fail_reason") else ""))  # fmt: skip
 
+    # reuse_actors: a finished trial's Ray worker takes the next one (torch and the package
+    # already imported) instead of a fresh process per trial.
     tune_config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
-                                  max_concurrent_trials=r.max_concurrent_trials)  # fmt: skip
+                                  max_concurrent_trials=r.max_concurrent_trials, reuse_actors=True,
+                                  time_budget_s=None if minutes is None else 60 * minutes)  # fmt: skip
     run_config = tune.RunConfig(name=spec.name, storage_path=str(scratch), verbose=0, callbacks=[Progress()],
                                 failure_config=tune.FailureConfig(max_failures=r.max_failures))  # fmt: skip
     tuner = tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)

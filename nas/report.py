@@ -19,6 +19,7 @@ from search_spaces import architecture_from_dict, dumps_architecture
 
 from .search import best_trial, pareto_trials, step_settings
 from .spec import ExperimentSpec
+from .verify import Verified, kendall_tau, verified_results
 
 __all__ = ["write_reports"]
 
@@ -46,8 +47,10 @@ def _write_text(path: Path, text: str) -> None:
 _METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "reward", "seconds", "train_seconds")
 
 
-def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[str]) -> None:
-    columns = ["number", "state", "reason", *_METRIC_COLUMNS, "worker", *choice_names]
+def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[str],
+                      verified: dict[int, Verified]) -> None:  # fmt: skip
+    columns = ["number", "state", "reason", *_METRIC_COLUMNS, "verified_mean", "verified_std", "verified_runs",
+               "worker", *choice_names]  # fmt: skip
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -59,6 +62,9 @@ def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[
                 "state": t.state.name,
                 "reason": a.get("fail_reason") or a.get("skipped") or ("pruned" if t.state.name == "PRUNED" else ""),
                 **{k: a.get(k) for k in _METRIC_COLUMNS},
+                "verified_mean": verified[t.number].mean if t.number in verified else None,
+                "verified_std": verified[t.number].std if t.number in verified else None,
+                "verified_runs": verified[t.number].runs if t.number in verified else None,
                 "worker": f"{a['worker']['host']}:{a['worker']['pid']}" if isinstance(a.get("worker"), dict) else None,
                 **{name: t.params.get(name) for name in choice_names},
             }
@@ -67,7 +73,7 @@ def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[
 
 
 def _plot(path: Path, spec: ExperimentSpec, trials: list[FrozenTrial], front: list[FrozenTrial],
-          best: FrozenTrial | None) -> None:  # fmt: skip
+          best: FrozenTrial | None, verified: dict[int, Verified]) -> None:  # fmt: skip
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,6 +89,11 @@ def _plot(path: Path, spec: ExperimentSpec, trials: list[FrozenTrial], front: li
     if front:
         ax.plot([t.user_attrs["cost"] / scale for t in front], [100 * t.user_attrs["accuracy"] for t in front],
                 "o-", color="tab:orange", label="Pareto front")  # fmt: skip
+    if verified:
+        shown = [t for t in trials if t.number in verified]
+        ax.scatter([t.user_attrs["cost"] / scale for t in shown], [100 * t.user_attrs["accuracy"] for t in shown],
+                   s=110, facecolors="none", edgecolors="black", linewidths=1.2,
+                   label=f"verified ({len(shown)}; proxy accuracy)")  # fmt: skip
     if best is not None:
         ax.scatter([best.user_attrs["cost"] / scale], [100 * best.user_attrs["accuracy"]], marker="*", s=220,
                    color="tab:red", zorder=5, label=f"best (#{best.number})")  # fmt: skip
@@ -114,6 +125,29 @@ def _fmt(value: Any, kind: str) -> str:
     return f"{value:.1f}"
 
 
+def _verification_lines(spec: ExperimentSpec, verified: dict[int, Verified], search_seconds: float) -> list[str]:
+    """The verification table: proxy score, verified mean +- std, and whether the ranking held."""
+    if not verified:
+        return []
+    v, key = spec.verify, "accuracy" if spec.objective.type == "pareto" else "reward"
+    rows = sorted(verified.values(), key=lambda r: -r.proxy)
+    by_verified = sorted(rows, key=lambda r: -r.mean)
+    tau = kendall_tau([r.proxy for r in rows], [r.mean for r in rows])
+    cost = sum(r.seconds for r in rows)
+    kind = "acc" if key == "accuracy" else "r"
+    lines = ["", f"## Verification (top {len(rows)} by proxy {key})", "",
+             f"Retrained with {v.seeds} seeds, {v.epochs} epochs, {v.train_size or 'all'} training images each. "
+             f"Verification cost {cost:.0f} s of training, reported apart from the search's {search_seconds:.0f} s. "
+             f"Kendall tau between the proxy and the verified order: {tau:.2f}.",
+             "", f"| trial | proxy {key} | proxy rank | verified {key} (mean ± std, runs) | verified rank | held |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for rank, r in enumerate(rows, 1):
+        verified_rank = by_verified.index(r) + 1
+        lines.append(f"| {r.trial} | {_fmt(r.proxy, kind)} | {rank} | {_fmt(r.mean, kind)} ± {_fmt(r.std, kind)} "
+                     f"({r.runs}) | {verified_rank} | {'yes' if rank == verified_rank else 'no'} |")  # fmt: skip
+    return lines
+
+
 def _cost_text(spec: ExperimentSpec) -> str:
     """What the cost axis measures, and where."""
     t = spec.target
@@ -137,12 +171,21 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
     names: list[str] = []
     for t in trials:
         names.extend(n for n in t.params if n not in names)
-    _write_trials_csv(run_dir / "trials.csv", trials, names)
+    verified = verified_results(spec, study, run_dir)
+    _write_trials_csv(run_dir / "trials.csv", trials, names, verified)
     best = best_trial(study, spec)
+    if verified:  # the best mean verified score, not the luckiest proxy run
+        number = max(verified.values(), key=lambda v: (v.mean, -v.trial)).trial
+        best = next(t for t in trials if t.number == number)
     front = pareto_trials(study)
     if best is not None:
         arch = architecture_from_dict(best.user_attrs["architecture"])
-        _write_text(run_dir / "best.json", dumps_architecture(arch, _metrics(best)))
+        metrics = _metrics(best)
+        if best.number in verified:
+            v = verified[best.number]
+            metrics.update(verified_mean=v.mean, verified_std=v.std, verified_runs=v.runs,
+                           verified_accuracy=v.accuracy_mean)  # fmt: skip
+        _write_text(run_dir / "best.json", dumps_architecture(arch, metrics))
     pareto_dir = run_dir / "pareto"
     pareto_dir.mkdir(exist_ok=True)
     for old in pareto_dir.glob("trial-*.json"):
@@ -151,7 +194,7 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
         arch = architecture_from_dict(t.user_attrs["architecture"])
         arch = arch.__class__(**{**arch.__dict__, "name": f"{spec.name}-trial-{t.number}"})
         _write_text(pareto_dir / f"trial-{t.number:04d}.json", dumps_architecture(arch, _metrics(t)))
-    _plot(run_dir / "report.png", spec, trials, front, best)
+    _plot(run_dir / "report.png", spec, trials, front, best, verified)
 
     states: dict[str, int] = {}
     for t in trials:
@@ -184,7 +227,9 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
         reward = f", reward {_fmt(best.user_attrs.get('reward'), 'r')}" if key == "reward" else ""
         cost = _fmt(best.user_attrs["cost"], cost_kind)
         accuracy = _fmt(best.user_attrs["accuracy"], "acc")
-        lines.append(f"- best: trial {best.number}, accuracy {accuracy}, {metric} {cost}{reward} -> `best.json`")
+        chosen_by = f"by mean verified {key}" if best.number in verified else f"by proxy {key}"
+        lines.append(f"- best ({chosen_by}): trial {best.number}, accuracy {accuracy}, {metric} {cost}{reward} "
+                     "-> `best.json`")  # fmt: skip
     steps = any("step_time" in t.user_attrs for t in ranked)
     ratios = any("step_ratio" in t.user_attrs for t in ranked)
     header = ["trial", "accuracy", "FLOPs", "params"] + (["step ms (IQR)"] if steps else []) + (
@@ -199,6 +244,7 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
             cells += [_fmt(a.get("step_ratio"), "r"), _fmt(a.get("param_ratio"), "r")]
         cells += [_fmt(a.get("reward"), "r"), _fmt(a.get("seconds"), "f")]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += _verification_lines(spec, verified, seconds)
     lines += ["", f"## Pareto set ({len(front)}, `pareto/`)", "", "| trial | accuracy | cost |", "|---|---|---|"]
     for t in front:
         lines.append(f"| {t.number} | {_fmt(t.user_attrs['accuracy'], 'acc')} | {t.user_attrs['cost']:.6g} |")

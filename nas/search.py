@@ -337,7 +337,7 @@ class SearchRun:
         Every executor runs trials through here.
         """
         started = time.perf_counter()
-        train_started = started
+        train_started: float | None = None  # set once training starts (a skipped trial trains nothing)
         try:
             costs = self.cost(arch)
             attrs.update(costs)
@@ -353,7 +353,7 @@ class SearchRun:
                 values = self.values(record.val_accuracy, costs)
                 now = time.perf_counter()  # after each epoch, attrs hold the trial as if it ended here
                 attrs.update(accuracy=record.val_accuracy, reward=values[0] if self.objective.single else None,
-                             seconds=now - started, train_seconds=now - train_started)  # fmt: skip
+                             seconds=now - started, train_seconds=now - (train_started or started))  # fmt: skip
                 if on_epoch is not None:
                     on_epoch(record.epoch, values, record.val_accuracy)
 
@@ -374,7 +374,8 @@ class SearchRun:
             attrs["fail_reason"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise TrialFailed(attrs["fail_reason"]) from exc
         finally:  # pruned and failed trials trained too: their time counts as training
-            attrs["train_seconds"] = time.perf_counter() - train_started
+            if train_started is not None:
+                attrs["train_seconds"] = time.perf_counter() - train_started
             attrs["seconds"] = time.perf_counter() - started
 
 
@@ -454,13 +455,16 @@ def optimize(
     log: Callable[[str], None],
     shared: bool = False,
     parent: int | None = None,
+    started_at: float | None = None,
 ) -> None:
     """Run trials in this process until ``total`` have finished.
 
     ``shared``: other workers run trials of the same study at the same time, so a new trial
     starts only while finished + running trials are below ``total`` (no trial is run beyond
     the count). ``parent``: stop after the current trial if that process is gone.
+    ``started_at`` (``time.time()``): when the search's wall-clock budget began (default now).
     """
+    started_at = time.time() if started_at is None else started_at
     run = SearchRun(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(run_dir / STEP_TIMES))
     data = run.dataset()
     log(data.describe())
@@ -477,13 +481,16 @@ def optimize(
             if finished + running >= total or (parent is not None and os.getppid() != parent):
                 study.stop()
 
+    minutes = spec.search.timeout_minutes
+    timeout = None if minutes is None else max(0.0, 60 * minutes - (time.time() - started_at))
     if shared:
         running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
         if len(finished_trials(study)) + running >= total:
             return
-        study.optimize(run.evaluate, catch=(TrialFailed,), callbacks=[progress])
+        study.optimize(run.evaluate, catch=(TrialFailed,), callbacks=[progress], timeout=timeout)
     else:
-        study.optimize(run.evaluate, n_trials=max(0, total - first), catch=(TrialFailed,), callbacks=[progress])
+        study.optimize(run.evaluate, n_trials=max(0, total - first), catch=(TrialFailed,), callbacks=[progress],
+                       timeout=timeout)  # fmt: skip
 
 
 def _progress_line(study: optuna.Study, trial: FrozenTrial, finished: int, total: int, spec: ExperimentSpec,

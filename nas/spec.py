@@ -34,6 +34,7 @@ __all__ = [
     "SpecError",
     "StepSpec",
     "TargetSpec",
+    "VerifySpec",
     "dump_spec",
     "load_spec",
     "spec_from_dict",
@@ -200,6 +201,7 @@ class SearchSpec:
     reward: median or halving with the local executor (default median), ASHA with Ray
     (default asha); multi-objective searches do not prune. ``executor: local`` runs
     ``workers`` processes on a shared storage; ``executor: ray`` runs trials on Ray Tune.
+    ``timeout_minutes`` is a wall-clock budget: no trial starts after it (running ones finish).
     """
 
     sampler: str | None = None
@@ -208,6 +210,7 @@ class SearchSpec:
     executor: str = "local"
     workers: int = 1
     storage: str | None = None
+    timeout_minutes: float | None = None
     ray: RaySpec = field(default_factory=RaySpec)
 
 
@@ -229,6 +232,22 @@ class ScaleSpec:
 
 
 @dataclass(frozen=True)
+class VerifySpec:
+    """Top-k re-evaluation after the search (``nas.verify``; MnasNet retrained its top 15).
+
+    Left out, ``enabled`` is on for real datasets (all but ``digits`` and ``synthetic``),
+    ``epochs`` is twice the proxy's and ``train_size`` twice the proxy's subset (all the
+    training images when the proxy uses all); ``train_size: null`` written out means all.
+    """
+
+    enabled: bool | None = None
+    top_k: int = 5
+    seeds: int = 3
+    epochs: int | None = None
+    train_size: int | None = None
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     """The run directory (``--out`` overrides it)."""
 
@@ -247,6 +266,7 @@ class ExperimentSpec:
     proxy: ProxySpec = field(default_factory=ProxySpec)
     search: SearchSpec = field(default_factory=SearchSpec)
     scale: ScaleSpec = field(default_factory=ScaleSpec)
+    verify: VerifySpec = field(default_factory=VerifySpec)
     output: OutputSpec = field(default_factory=OutputSpec)
 
     @property
@@ -442,6 +462,8 @@ def _check(spec: ExperimentSpec, purpose: str) -> None:
         raise _fail("search.pruner", f"with executor {q.executor} must be {', '.join(pruners)}", q.pruner)
     if q.workers < 1:
         raise _fail("search.workers", "must be >= 1", q.workers)
+    if q.timeout_minutes is not None and not q.timeout_minutes > 0:
+        raise _fail("search.timeout_minutes", "must be > 0", q.timeout_minutes)
     if purpose == "scale" and q.executor != "local":
         raise _fail("search.executor", "the grid search runs on executor local (with search.workers)", q.executor)
     if q.executor == "ray" and q.workers != 1:
@@ -457,6 +479,10 @@ def _check(spec: ExperimentSpec, purpose: str) -> None:
         raise _fail("search.ray.gpus_per_trial", "must be >= 0", ray.gpus_per_trial)
     if q.storage is not None and "://" not in q.storage:
         raise _fail("search.storage", "must be a storage URL such as sqlite:///path/study.db", q.storage)
+    v = spec.verify
+    for name, count in (("top_k", v.top_k), ("seeds", v.seeds), ("epochs", v.epochs), ("train_size", v.train_size)):
+        if count is not None and count < 1:
+            raise _fail(f"verify.{name}", "must be >= 1", count)
     g = spec.scale
     if not g.step > 0:
         raise _fail("scale.step", "must be > 0", g.step)
@@ -471,6 +497,19 @@ def _check(spec: ExperimentSpec, purpose: str) -> None:
         raise _fail("scale.phi", "must be >= 0", g.phi)
     if not 0 <= g.train_members <= g.phi + 1:
         raise _fail("scale.train_members", f"must be in [0, phi + 1 = {g.phi + 1}]", g.train_members)
+
+
+def _resolve_verify(spec: ExperimentSpec, given: dict[str, Any]) -> VerifySpec:
+    """Defaults of the fields the user left out (a written-out ``train_size: null`` means all)."""
+    v, p = spec.verify, spec.proxy
+    changes: dict[str, Any] = {}
+    if v.enabled is None:
+        changes["enabled"] = p.dataset not in ("digits", "synthetic")
+    if v.epochs is None:
+        changes["epochs"] = 2 * p.epochs
+    if "train_size" not in given and p.train_size is not None:
+        changes["train_size"] = 2 * p.train_size
+    return dataclasses.replace(v, **changes)
 
 
 def _resolve_space(s: SpaceSpec) -> SpaceSpec:
@@ -489,6 +528,8 @@ def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
     """
     spec: ExperimentSpec = _decode_dataclass(ExperimentSpec, data, "")
     _check(spec, purpose)
+    given = data.get("verify") if isinstance(data, dict) else None
+    spec = dataclasses.replace(spec, verify=_resolve_verify(spec, given if isinstance(given, dict) else {}))
     spec = dataclasses.replace(spec, space=_resolve_space(spec.space))
     o = spec.objective
     if o.type == "training_aware":  # the paper's exponents, written out in the resolved spec

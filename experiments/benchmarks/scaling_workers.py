@@ -2,8 +2,9 @@
 
 Runs the same small search four times, each as its own ``nas search`` process: executor
 ``local`` with ``workers: 1`` and ``2``, and executor ``ray`` (a local Ray instance) with
-``num_cpus: 1`` and ``2``. Every trial is single-threaded (``proxy.threads: 1``): a
-``small-mbconv`` candidate trained on ``digits`` at 16 px. Throughput is trials per minute
+``num_cpus: 1`` and ``2``. Every trial is single-threaded (``proxy.threads: 1``) and
+trains the same network (a space with one choice per dimension around ``small-mbconv``)
+on ``digits`` at 16 px, with no pruning: every run does the same work. Throughput is trials per minute
 between the first trial's start and the last trial's end (from the study); the process's
 whole wall time is printed beside it, and for Ray the start-up overhead (wall time
 outside that span: starting Ray and its workers, shutting down).
@@ -11,7 +12,7 @@ outside that span: starting Ray and its workers, shutting down).
 Ray binds to the machine's interface address, so the Ray runs happen inside a private
 network namespace that holds only loopback (``unshare --net``; needs root).
 
-Usage: ``python experiments/benchmarks/scaling_workers.py [--trials 12] [--epochs 2]``.
+Usage: ``python experiments/benchmarks/scaling_workers.py [--trials 12] [--epochs 6]``.
 """
 
 from __future__ import annotations
@@ -36,10 +37,18 @@ def spec(name: str, trials: int, epochs: int, search: dict[str, object]) -> dict
     return {
         "name": name,
         "seed": 0,
-        "space": {"base": str(ROOT / "experiments/archs/small-mbconv.json"), "width": [0.5, 0.75, 1.0]},
+        # one choice per dimension: every trial trains the same network, so every run does the same work
+        "space": {
+            "base": str(ROOT / "experiments/archs/small-mbconv.json"),
+            "kernel": [3],
+            "expand": [6],
+            "se": [0.25],
+            "layers": [0],
+            "width": [1.0],
+        },
         "target": {"resolution": 224, "num_classes": 1000, "flops": 100e6},
         "proxy": {"dataset": "digits", "resolution": 16, "epochs": epochs, "batch_size": 32, "threads": 1},
-        "search": {"trials": trials, "sampler": "random", **search},
+        "search": {"trials": trials, "sampler": "random", "pruner": "none", **search},  # the same work every run
     }
 
 
@@ -71,7 +80,7 @@ def run(name: str, data: dict[str, object], work: Path, *, ray: bool) -> tuple[f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=12)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--no-ray", action="store_true", help="only the local executor")
     args = parser.parse_args()
     ray = not args.no_ray and shutil.which("unshare") is not None and os.geteuid() == 0
@@ -87,7 +96,8 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"{args.trials} single-threaded trials per run (small-mbconv on digits, 16 px, {args.epochs} epochs), "
+    print(f"{args.trials} single-threaded trials per run (small-mbconv on digits, 16 px, {args.epochs} epochs, "
+          "the same network in every trial), "
           f"{os.cpu_count()} cores")  # fmt: skip
     print(f"{'run':<8} {'wall s':>8} {'trial span s':>13} {'trials/min':>11} {'vs 1 worker':>12}")
     for name, (wall, span, n) in results.items():

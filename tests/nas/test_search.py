@@ -222,7 +222,7 @@ def test_training_aware_search_end_to_end_and_cache_on_resume(capsys, tmp_path):
         space={"type": "training_aware", "width": None, "layers": [0, 1]},
         target={"flops": None, "step": STEP},
         objective={"type": "training_aware"},
-        proxy={"progressive": {"stages": 1}},
+        proxy={"epochs": 2, "resolution": 12, "progressive": {"stages": 2, "min_size": 8}},
         search={"trials": 3, "sampler": "random"},
     )
     out = tmp_path / "run"
@@ -241,6 +241,7 @@ def test_training_aware_search_end_to_end_and_cache_on_resume(capsys, tmp_path):
     resolved = yaml.safe_load((out / "spec.yaml").read_text())
     assert resolved["objective"]["w"] == -0.07 and resolved["objective"]["v"] == -0.05
     assert resolved["space"]["block"] == ["mbconv", "fused_mbconv"] and resolved["space"]["width"] is None
+    assert resolved["proxy"]["progressive"]["min_size"] == 8  # the proxy trained 8 px, then 12 px
     report = (out / "report.md").read_text()
     assert "A * S^-0.07 * P^-0.05" in report and "| S | P |" in report
     # the base and each distinct candidate were measured once

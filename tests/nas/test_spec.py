@@ -162,3 +162,18 @@ def test_yaml_tags_are_not_executed(capsys, tmp_path):
     path.write_text("name: !!python/object/apply:os.system ['echo hacked']\n")
     assert main(["search", str(path)]) == 2
     assert "invalid YAML" in capsys.readouterr().err
+
+
+def test_progressive_proxy_becomes_the_trainer_schedule():
+    from nas.search import proxy_config
+    from nas.train import progressive_schedule
+
+    spec = spec_from_dict({"target": {"flops": 1e8},
+                           "proxy": {"epochs": 4, "resolution": 32, "progressive": {"stages": 2}}})  # fmt: skip
+    config = proxy_config(spec)
+    assert config.progressive is not None and config.resolution == 32
+    schedule = progressive_schedule(config.progressive, config.epochs)
+    # half the resolution first (the default min_size), the proxy resolution last; dropout 0.1 -> 0.3
+    assert [(s.size, s.first_epoch, s.end_epoch) for s in schedule] == [(16, 0, 2), (32, 2, 4)]
+    assert [s.dropout for s in schedule] == pytest.approx([0.1, 0.3])
+    assert proxy_config(spec_from_dict({"target": {"flops": 1e8}})).progressive is None
