@@ -14,7 +14,6 @@ not measure again.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 import warnings
@@ -30,6 +29,8 @@ with warnings.catch_warnings():  # fvcore scripts a loss with torch.jit at impor
     from fvcore.nn.jit_handles import addmm_flop_jit, conv_flop_jit, linear_flop_jit, matmul_flop_jit
 
 from search_spaces import Architecture, architecture_hash, build_model
+
+from . import journal
 
 __all__ = [
     "FvcoreCount",
@@ -198,11 +199,8 @@ def measure_step_time(arch: Architecture, settings: StepSettings = StepSettings(
 
 
 class StepTimeCache:
-    """Step times by ``StepSettings.key``, in an append-only JSON-lines file (one line per measurement).
-
-    Lines are written whole with one ``write`` in append mode and fsync'd, so concurrent
-    writers and kills leave at worst a torn last line, which reading skips.
-    """
+    """Step times by ``StepSettings.key``, in an append-only journal (``nas.journal``), one
+    line per measurement; concurrent writers and kills leave at worst a torn last line."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -211,15 +209,12 @@ class StepTimeCache:
         self.reload()
 
     def reload(self) -> None:
-        if not self.path.exists():
-            return
-        for line in self.path.read_text(encoding="utf-8").splitlines():
+        for record in journal.read(self.path):
             try:
-                record = json.loads(line)
                 self.entries[str(record["key"])] = StepTime(
                     float(record["median_ms"]), float(record["iqr_ms"]), tuple(map(float, record["times_ms"]))
                 )
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError):
                 continue
 
     def measure(self, arch: Architecture, settings: StepSettings) -> StepTime:
@@ -231,12 +226,6 @@ class StepTimeCache:
         measured = measure_step_time(arch, settings)
         record = {"key": key, "median_ms": measured.median_ms, "iqr_ms": measured.iqr_ms,
                   "times_ms": list(measured.times_ms)}  # fmt: skip
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        journal.append(self.path, record)
         self.entries[key] = measured
         return measured

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import json
 import math
 import multiprocessing
-import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -36,6 +34,7 @@ from search_spaces import (
     load_architecture,
 )
 
+from . import journal
 from .data import Dataset, DataSpec, load_dataset
 from .executors import worker_threads
 from .progress import format_duration
@@ -65,42 +64,13 @@ def prepare_scale_dir(spec_path: str, out: str | None, *, resume: bool) -> tuple
 def read_grid(path: Path) -> dict[Candidate, GridRow]:
     """Finished candidates from ``grid.jsonl``; a torn last line (a kill mid-write) is skipped."""
     rows: dict[Candidate, GridRow] = {}
-    if not path.exists():
-        return rows
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for record in journal.read(path):
         try:
-            row = GridRow(**json.loads(line))
-        except (json.JSONDecodeError, TypeError):
+            row = GridRow(**record)
+        except TypeError:
             continue
         rows[(row.alpha, row.beta, row.gamma)] = row
     return rows
-
-
-def _read_members(path: Path) -> dict[str, dict[str, Any]]:
-    """Trained family members from ``members.jsonl``, by architecture hash; a torn last line is skipped."""
-    done: dict[str, dict[str, Any]] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-                done[str(record["arch_hash"])] = record
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    return done
-
-
-def _rewrite(path: Path, records: list[dict[str, Any]]) -> None:
-    """Replace a journal by its complete lines, so a torn last line is not appended after."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
-    tmp.replace(path)
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True, allow_nan=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def run_grid(spec: ExperimentSpec, run_dir: Path, *, log: Callable[[str], None] = print) -> GridRow:
@@ -111,10 +81,9 @@ def run_grid(spec: ExperimentSpec, run_dir: Path, *, log: Callable[[str], None] 
                                  gamma=(g.gamma[0], g.gamma[1]), target=g.target, tolerance=g.tolerance)  # fmt: skip
     if not candidates:
         raise RunError(f"scale: no grid point has |alpha*beta^2*gamma^2 - {g.target:g}| <= {g.tolerance:g}")
-    journal = run_dir / "grid.jsonl"
-    rows = read_grid(journal)
-    if journal.exists():
-        _rewrite(journal, [dataclasses.asdict(r) for r in rows.values()])
+    grid_file = run_dir / "grid.jsonl"
+    rows = read_grid(grid_file)
+    journal.compact(grid_file, [dataclasses.asdict(r) for r in rows.values()])
     todo = [c for c in candidates if c not in rows]
     log(f"{spec.name}: {len(candidates)} candidates on the grid, {len(rows)} already evaluated, {len(todo)} to run")
     started, count = time.perf_counter(), 0
@@ -139,7 +108,7 @@ def run_grid(spec: ExperimentSpec, run_dir: Path, *, log: Callable[[str], None] 
         row = grid_row(base, candidate, num_classes=spec.target.num_classes, evaluate=lambda a, c: (accuracy, seconds))
         if twin_of is not None:
             row = dataclasses.replace(row, same_as=f"{twin_of.alpha:g},{twin_of.beta:g},{twin_of.gamma:g}")
-        _append(journal, dataclasses.asdict(row))
+        journal.append(grid_file, dataclasses.asdict(row))
         rows[candidate] = row
         count += 1
         left = (time.perf_counter() - started) / count * (len(todo) - count)
@@ -237,10 +206,9 @@ def _train_members(
 ) -> dict[str, float]:
     """Proxy accuracy of members phi < ``scale.train_members``, resumable through ``members.jsonl``."""
     p, wanted = spec.proxy, members[: spec.scale.train_members]
-    journal = run_dir / "members.jsonl"
-    done = _read_members(journal)
-    if journal.exists():
-        _rewrite(journal, list(done.values()))
+    members_file = run_dir / "members.jsonl"
+    done = {str(r["arch_hash"]): r for r in journal.read(members_file) if "arch_hash" in r}
+    journal.compact(members_file, list(done.values()))
     keys = {m.name: architecture_hash(m.arch) for m in wanted}
     todo = {keys[m.name]: m for m in wanted if keys[m.name] not in done}
     if todo:
@@ -252,7 +220,7 @@ def _train_members(
         record = {"arch_hash": key, "name": m.name, "phi": m.phi, "proxy_resolution": sizes[key],
                   "accuracy": accuracy, "seconds": seconds, "status": "failed" if reason else "ok",
                   "reason": reason}  # fmt: skip
-        _append(journal, record)
+        journal.append(members_file, record)
         done[key] = record
         log(f"  {m.name}: {sizes[key]} px, accuracy {100 * accuracy:.2f}%, {seconds:.0f}s"
             + (f" (failed: {reason})" if reason else ""))  # fmt: skip

@@ -14,9 +14,7 @@ again, so a killed verification resumes with ``nas search --resume``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import os
 import statistics
 import time
 from collections.abc import Callable
@@ -29,6 +27,7 @@ from optuna.trial import FrozenTrial
 
 from search_spaces import Architecture, architecture_from_dict
 
+from . import journal
 from .data import DataError, Dataset, DataSpec, load_dataset
 from .progress import format_duration
 from .search import build_objective, completed, pareto_trials, proxy_config
@@ -76,23 +75,8 @@ def score_key(spec: ExperimentSpec) -> str:
 
 def read_verified(run_dir: Path) -> dict[tuple[int, int], dict[str, Any]]:
     """Finished verification runs by (trial, seed); a torn last line is skipped."""
-    path = run_dir / VERIFY_FILE
-    done: dict[tuple[int, int], dict[str, Any]] = {}
-    if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-                done[(int(record["trial"]), int(record["seed"]))] = record
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue
-    return done
-
-
-def _append(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    return {(int(r["trial"]), int(r["seed"])): r for r in journal.read(run_dir / VERIFY_FILE)
+            if "trial" in r and "seed" in r}  # fmt: skip
 
 
 def verify_accuracy(arch: Architecture, data: Dataset, spec: ExperimentSpec, seed: int) -> tuple[float, float, str]:
@@ -117,10 +101,7 @@ def run_verification(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *
     seeds = [spec.seed + i for i in range(v.seeds)]
     path = run_dir / VERIFY_FILE
     done = read_verified(run_dir)
-    if path.exists():  # drop a torn last line before appending after it
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in done.values()), encoding="utf-8")
-        tmp.replace(path)
+    journal.compact(path, list(done.values()))
     todo = [(t, s) for t in chosen for s in seeds if (t.number, s) not in done]
     total = len(chosen) * len(seeds)
     log(f"verification: top {len(chosen)} by proxy {score_key(spec)}, {len(seeds)} seeds each, "
@@ -146,7 +127,7 @@ def run_verification(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *
             reward = values[0] if objective.single else None
             record = {"trial": trial.number, "seed": seed, "accuracy": accuracy, "reward": reward,
                       "seconds": seconds, "status": "failed" if reason else "ok", "reason": reason}  # fmt: skip
-            _append(path, record)
+            journal.append(path, record)
             done[(trial.number, seed)] = record
             left = (time.perf_counter() - started) / i * (len(todo) - i)
             log(f"[verify {total - len(todo) + i}/{total}] trial {trial.number} seed {seed}: "

@@ -57,8 +57,7 @@ class MBConvSpace:
 
     def stage_layers(self, index: int) -> list[int]:
         """Distinct layer counts of stage ``index``: base + delta, at least 1, sorted."""
-        base = self.base.stages[index].repeats
-        return sorted({max(1, base + delta) for delta in self.layers})
+        return _layer_counts(self.base, index, self.layers)
 
     def choices(self) -> dict[str, list[Any]]:
         """Every parameter name and its choices, in sampling order."""
@@ -124,8 +123,7 @@ class TrainingAwareSpace:
 
     def stage_layers(self, index: int) -> list[int]:
         """Distinct layer counts of stage ``index``: base + delta, at least 1, sorted."""
-        base = self.base.stages[index].repeats
-        return sorted({max(1, base + delta) for delta in self.layers})
+        return _layer_counts(self.base, index, self.layers)
 
     def choices(self) -> dict[str, list[Any]]:
         """Every parameter name and its choices; ``sN.se`` is only asked when ``sN.block`` is mbconv."""
@@ -177,6 +175,12 @@ class TrainingAwareSpace:
                 )
             )
         return dataclasses.replace(self.base, name=f"{self.base.name}-searched", stages=tuple(stages))
+
+
+def _layer_counts(base: Architecture, index: int, deltas: Sequence[int]) -> list[int]:
+    """Distinct layer counts of stage ``index`` of ``base``: its repeats + delta, at least 1, sorted."""
+    repeats = base.stages[index].repeats
+    return sorted({max(1, repeats + delta) for delta in deltas})
 
 
 def _check_distinct(name: str, values: Sequence[Any]) -> None:

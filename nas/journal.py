@@ -1,0 +1,52 @@
+"""Append-only JSON-lines journals: how finished work survives a kill.
+
+Used for the grid search (``grid.jsonl``), trained family members (``members.jsonl``),
+verification runs (``verify.jsonl``) and measured step times (``step_times.jsonl``).
+Each record is one line written with a single ``write`` in append mode and fsync'd, so
+concurrent writers on one machine do not interleave and a kill leaves at worst a torn
+last line, which reading skips and ``compact`` drops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["append", "compact", "read"]
+
+
+def read(path: Path) -> list[dict[str, Any]]:
+    """The complete records of ``path`` in order (none if it does not exist)."""
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def append(path: Path, record: dict[str, Any]) -> None:
+    """Add one record durably (NaN is written as JSON's ``NaN``, which ``read`` accepts)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def compact(path: Path, records: list[dict[str, Any]]) -> None:
+    """Replace ``path`` by ``records`` atomically: a torn last line is not appended after."""
+    if not path.exists():
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
+    tmp.replace(path)
