@@ -5,7 +5,7 @@
    (``--search-minutes``, default 60; ``search.timeout_minutes``), followed by the
    verification stage (top 5 retrained with 3 seeds), which picks ``best.json``.
 2. The naive baseline: ``efficientnet-b0`` uniformly width-scaled, and depth-scaled if that
-   is needed, to the same FLOPs within 5% (``scaling.scale``).
+   is needed, to the found network's FLOPs within 5% (``scaling.scale``).
 3. Both are trained with the same full recipe: every training image, the same schedule,
    ``--seeds`` seeds; the test split is scored once per run.
 4. The table: test accuracy (mean +- std), FLOPs and params of each, and the gap.
@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def naive_baseline(budget: float) -> tuple[Architecture, float, float]:
-    """B0 scaled uniformly to ``budget`` FLOPs (224 px, 1000 classes): width first, then depth.
+    """B0 scaled uniformly to ``budget`` FLOPs (224 px, 1000 classes; the found network's):
+    width first, then depth.
 
     Width is searched on a fine grid (rounding makes FLOPs a step function of it); depth
     below 1 is tried only if no width alone lands within 5%.
@@ -121,7 +122,7 @@ def main() -> None:
 
     found_path, search_seconds = search(args, out)
     found = load_architecture(found_path)
-    naive, width, depth = naive_baseline(args.budget)
+    naive, width, depth = naive_baseline(count_flops(found, num_classes=1000))  # the found network's FLOPs
     results = {}
     for label, arch in (("found", found), (f"naive B0 (width {width:g}, depth {depth:g})", naive)):
         accuracies, seconds = full_training(arch, args)
