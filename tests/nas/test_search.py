@@ -155,7 +155,8 @@ def test_failed_trial_is_recorded_and_the_search_goes_on(capsys, tmp_path):
 
 
 def test_resume_after_kill_9(tmp_path):
-    spec = write_spec(tmp_path, proxy={"epochs": 3, "batch_size": 16, "resolution": 16}, search={"trials": 5})
+    # long enough trials (about 4 s) that the poll below sees one running even on a loaded machine
+    spec = write_spec(tmp_path, proxy={"epochs": 6, "batch_size": 16, "resolution": 16}, search={"trials": 5})
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "nas", "search", str(spec), "--out", str(out)]
