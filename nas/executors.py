@@ -25,7 +25,16 @@ import torch
 from optuna.trial import TrialState
 
 from .data import DataError
-from .search import RunError, fail_interrupted, finished_trials, open_study, optimize, start_study
+from .search import (
+    RunError,
+    fail_interrupted,
+    finished_trials,
+    open_study,
+    optimize,
+    redacted_url,
+    start_study,
+    storage_url,
+)
 from .spec import ExperimentSpec, SpecError, load_spec
 
 __all__ = ["execute_search", "join_search", "run_workers", "worker_threads"]
@@ -98,7 +107,7 @@ def run_workers(
         assert proc.pid is not None
         procs[proc.pid] = proc
 
-    log(f"{workers} worker processes, {threads} thread(s) each, storage {study._storage.__class__.__name__}")
+    log(f"{workers} worker processes, {threads} thread(s) each, storage {redacted_url(storage_url(spec, run_dir))}")
     for _ in range(min(workers, total - len(finished_trials(study)))):
         start()
     try:
@@ -166,7 +175,7 @@ def join_search(spec_path: Path, run_dir: Path, *, workers: int, trials: int | N
     total = trials or spec.search.trials
     study = open_study(spec, run_dir, create=False)
     done = len(finished_trials(study))
-    log(f"{spec.name}: joining {spec.search.storage}; {done}/{total} trials finished")
+    log(f"{spec.name}: joining {redacted_url(spec.search.storage)}; {done}/{total} trials finished")
     if done < total:
         run_dir.mkdir(parents=True, exist_ok=True)
         run_workers(spec, spec_path, run_dir, study, total=total, workers=workers, log=log)

@@ -19,7 +19,7 @@ from search_spaces import architecture_from_dict, dumps_architecture
 
 from .search import best_trial, pareto_trials, step_settings
 from .spec import ExperimentSpec
-from .verify import Verified, kendall_tau, verified_results
+from .verify import Verified, kendall_tau, score_key, verified_results
 
 __all__ = ["write_reports"]
 
@@ -129,7 +129,7 @@ def _verification_lines(spec: ExperimentSpec, verified: dict[int, Verified], sea
     """The verification table: proxy score, verified mean +- std, and whether the ranking held."""
     if not verified:
         return []
-    v, key = spec.verify, "accuracy" if spec.objective.type == "pareto" else "reward"
+    v, key = spec.verify, score_key(spec)
     rows = sorted(verified.values(), key=lambda r: -r.proxy)
     by_verified = sorted(rows, key=lambda r: -r.mean)
     tau = kendall_tau([r.proxy for r in rows], [r.mean for r in rows])

@@ -101,7 +101,7 @@ def step_settings(spec: ExperimentSpec) -> StepSettings:
                         optimizer=spec.proxy.optimizer)  # fmt: skip
 
 
-def _sampler(spec: ExperimentSpec, worker: int = 0) -> optuna.samplers.BaseSampler:
+def make_sampler(spec: ExperimentSpec, worker: int = 0) -> optuna.samplers.BaseSampler:
     """The spec's sampler. Every setting that Optuna 5 changed by default is written out.
 
     Parallel workers get seeds ``seed + worker`` (the same seed would make them propose the
@@ -144,6 +144,12 @@ def storage_url(spec: ExperimentSpec, run_dir: Path) -> str:
     return f"sqlite:///{(run_dir / 'study.db').resolve()}"
 
 
+def redacted_url(url: str) -> str:
+    """A storage URL fit for logs and errors: user and password left out."""
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}***@{rest.split('@', 1)[1]}" if sep and "@" in rest else url
+
+
 def study_storage(spec: ExperimentSpec, run_dir: Path) -> str | optuna.storages.BaseStorage:
     """The Optuna storage of a run.
 
@@ -166,17 +172,17 @@ HEARTBEAT_S = 30
 def open_study(spec: ExperimentSpec, run_dir: Path, *, create: bool, worker: int = 0) -> optuna.Study:
     """Create the study of a new run, or load the study of an existing one (as worker ``worker``)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    url = storage_url(spec, run_dir)
+    url = redacted_url(storage_url(spec, run_dir))
     storage = study_storage(spec, run_dir)
     if create:
         try:
-            return optuna.create_study(storage=storage, study_name=spec.name, sampler=_sampler(spec),
+            return optuna.create_study(storage=storage, study_name=spec.name, sampler=make_sampler(spec),
                                        pruner=_pruner(spec), directions=build_objective(spec).directions)  # fmt: skip
         except optuna.exceptions.DuplicatedStudyError:
             raise RunError(f"search.storage: a study named {spec.name!r} already exists in {url}; "
                            "resume it with --resume or rename the experiment") from None  # fmt: skip
     try:
-        return optuna.load_study(storage=storage, study_name=spec.name, sampler=_sampler(spec, worker),
+        return optuna.load_study(storage=storage, study_name=spec.name, sampler=make_sampler(spec, worker),
                                  pruner=_pruner(spec))  # fmt: skip
     except KeyError:
         raise RunError(f"--resume: no study named {spec.name!r} in {url}") from None

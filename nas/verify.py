@@ -70,6 +70,7 @@ def candidates(spec: ExperimentSpec, study: optuna.Study) -> list[FrozenTrial]:
 
 
 def score_key(spec: ExperimentSpec) -> str:
+    """What verification compares: the reward, or accuracy for a Pareto search."""
     return "accuracy" if spec.objective.type == "pareto" else "reward"
 
 

@@ -101,3 +101,13 @@ def test_a_second_machine_joins_through_the_shared_database(capsys, tmp_path):
     plain = write_spec(tmp_path, name="p")
     assert main(["worker", str(plain)]) == 2
     assert "needs search.storage" in capsys.readouterr().err
+
+
+def test_storage_urls_are_logged_without_credentials():
+    from nas.search import redacted_url
+
+    assert (
+        redacted_url("postgresql://effnas:secret@db.example:5432/effnas") == "postgresql://***@db.example:5432/effnas"
+    )
+    assert redacted_url("sqlite:////tmp/run/study.db") == "sqlite:////tmp/run/study.db"
+    assert redacted_url("/tmp/run/study.journal") == "/tmp/run/study.journal"
