@@ -69,14 +69,9 @@ def _trainable(config: dict[str, Any], *, spec_dict: dict[str, Any], run_dir: st
     import torch
     from ray import tune
 
-    from .costs import StepTimeCache
-    from .search import STEP_TIMES
-
     torch.set_num_threads(threads)
     spec = spec_from_dict(spec_dict)
-    run = SearchRun(
-        spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(Path(run_dir) / STEP_TIMES)
-    )
+    run = SearchRun.for_run(spec, Path(run_dir))
     attrs: dict[str, Any] = {"worker": worker_id()}
     last = [0]
 

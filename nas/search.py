@@ -256,6 +256,11 @@ class SearchRun:
     data: Dataset | None = None
     step_cache: StepTimeCache | None = None
 
+    @classmethod
+    def for_run(cls, spec: ExperimentSpec, run_dir: Path) -> SearchRun:
+        """The spec's space and objective, with the run directory's step-time cache."""
+        return cls(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(run_dir / STEP_TIMES))
+
     @property
     def measures_steps(self) -> bool:
         return self.spec.cost_metric == "step_time" or self.objective.kind == "training_aware"
@@ -471,7 +476,7 @@ def optimize(
     ``started_at`` (``time.time()``): when the search's wall-clock budget began (default now).
     """
     started_at = time.time() if started_at is None else started_at
-    run = SearchRun(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(run_dir / STEP_TIMES))
+    run = SearchRun.for_run(spec, run_dir)
     data = run.dataset()
     log(data.describe())
     started = time.perf_counter()

@@ -258,16 +258,15 @@ def test_training_aware_search_end_to_end_and_cache_on_resume(capsys, tmp_path):
 
 
 def test_cached_step_time_is_a_hit(tmp_path):
-    from nas.costs import StepTimeCache
-    from nas.search import SearchRun, build_objective, build_space
+    from nas.search import SearchRun
     from nas.spec import load_spec
 
     path = write_spec(tmp_path, space={"type": "training_aware", "width": None},
                       target={"flops": None, "step": STEP}, objective={"type": "training_aware"})  # fmt: skip
     spec = load_spec(path)
-    first = SearchRun(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(tmp_path / "c.jsonl"))
+    first = SearchRun.for_run(spec, tmp_path)
     arch = first.space.sample(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1)).ask())
     costs = first.cost(arch)
     assert costs["step_ratio"] > 0 and first.step_cache is not None and first.step_cache.hits == 0
-    second = SearchRun(spec, build_space(spec), build_objective(spec), step_cache=StepTimeCache(tmp_path / "c.jsonl"))
+    second = SearchRun.for_run(spec, tmp_path)
     assert second.cost(arch) == costs and second.step_cache is not None and second.step_cache.hits == 2
