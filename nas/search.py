@@ -486,6 +486,8 @@ def optimize(
         finished = len(finished_trials(study))
         elapsed = time.perf_counter() - started
         left = elapsed / max(finished - first, 1) * (total - finished)
+        if spec.search.timeout_minutes is not None:  # the wall-clock budget ends the search first
+            left = min(left, max(0.0, 60 * spec.search.timeout_minutes - (time.time() - started_at)))
         log(_progress_line(study, trial, finished, total, spec, left))
         if shared or parent is not None:
             running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))

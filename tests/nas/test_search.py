@@ -270,3 +270,11 @@ def test_cached_step_time_is_a_hit(tmp_path):
     assert costs["step_ratio"] > 0 and first.step_cache is not None and first.step_cache.hits == 0
     second = SearchRun.for_run(spec, tmp_path)
     assert second.cost(arch) == costs and second.step_cache is not None and second.step_cache.hits == 2
+
+
+def test_wall_clock_budget_stops_the_search(capsys, tmp_path):
+    spec = write_spec(tmp_path, search={"trials": 50, "timeout_minutes": 0.1})  # 6 s: a few trials of about 1 s
+    out = tmp_path / "run"
+    code, stdout, err = run(capsys, "search", spec, "--out", out)
+    assert code == 0, err
+    assert 1 <= len(rows(out)) < 50 and "left ~0s" in stdout and (out / "best.json").is_file()
