@@ -31,10 +31,19 @@ RAY = str(Path(sys.executable).with_name("ray"))
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def in_namespace(script: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def in_namespace(script: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run a bash script in a new network namespace with only loopback up."""
     return subprocess.run(["unshare", "--net", "bash", "-c", "set -e; ip link set lo up; " + script],
                           env=ENV, capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def no_ray_left_behind():
+    """`ray stop` before and after each test, even one that timed out: a cluster left running
+    (and its /tmp/ray/ray_current_cluster) would break the next `ray start`."""
+    in_namespace(f"{RAY} stop --force", timeout=60)
+    yield
+    in_namespace(f"{RAY} stop --force", timeout=60)
 
 
 def ray_spec(tmp_path: Path, **ray: object) -> Path:
