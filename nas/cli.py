@@ -34,6 +34,7 @@ from search_spaces import (
     preset_names,
     to_timm,
 )
+from search_spaces.files import atomic_write, atomic_write_with
 
 __all__ = ["UsageError", "main"]
 
@@ -100,7 +101,7 @@ def _write_output(text: str, out: str | None) -> None:
         raise UsageError(f"--out: {path} already exists; choose another path or remove it")
     if not path.parent.is_dir():
         raise UsageError(f"--out: directory {path.parent} does not exist")
-    path.write_text(text, encoding="utf-8")
+    atomic_write(path, text)
     print(f"wrote {path}", file=sys.stderr)
 
 
@@ -234,49 +235,40 @@ def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
             model.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))
         except Exception as exc:  # unreadable, or not this architecture's weights
             raise UsageError(f"--weights: cannot load {args.weights} into {arch.name} ({type(exc).__name__})") from None
-    tmp = path.with_name(path.name + ".tmp")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(1, 3, resolution, resolution),), str(tmp), dynamo=False,
-                          input_names=["images"], output_names=["logits"],
-                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})  # fmt: skip
-    tmp.replace(path)
+
+    def export(tmp: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.zeros(1, 3, resolution, resolution),), str(tmp), dynamo=False,
+                              input_names=["images"], output_names=["logits"],
+                              dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})  # fmt: skip
+
+    atomic_write_with(path, export)
     print(f"wrote {path} ({arch.name}, input 1x3x{resolution}x{resolution}, {args.num_classes} classes)")
     return 0
 
 
+_TRAIN_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "resolution", "dropout",
+                "randaug", "mixup", "seed", "threads")  # fmt: skip
+"""The ``nas train`` flags that are ``TrainConfig`` fields of the same name."""
+
+
 def _train_config(args: argparse.Namespace) -> TrainConfig:
-    progressive = None
-    if args.progressive:
-        max_size = args.max_size or args.resolution
-        progressive = ProgressiveConfig(
-            stages=args.stages,
-            min_size=args.min_size or max(1, max_size // 2),
-            max_size=max_size,
-            dropout=(args.min_dropout, args.max_dropout),
-            randaug=(args.min_randaug, args.max_randaug),
-            mixup=(args.min_mixup, args.max_mixup),
-        )
-    config = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        schedule=args.schedule,
-        resolution=args.resolution,
-        dropout=args.dropout,
-        randaug=args.randaug,
-        mixup=args.mixup,
-        seed=args.seed,
-        threads=args.threads,
-        progressive=progressive,
-    )
+    """The trainer's recipe from the flags (whose defaults are ``TrainConfig``'s and ``ProgressiveConfig``'s)."""
     try:
-        config.validate()
+        progressive = None
+        if args.progressive:
+            progressive = ProgressiveConfig(
+                stages=args.stages,
+                min_size=args.min_size,
+                max_size=args.max_size,
+                dropout=(args.min_dropout, args.max_dropout),
+                randaug=(args.min_randaug, args.max_randaug),
+                mixup=(args.min_mixup, args.max_mixup),
+            )
+        return TrainConfig(**{name: getattr(args, name) for name in _TRAIN_FLAGS}, progressive=progressive)
     except ValueError as exc:
         raise UsageError(f"--{str(exc).replace('_', '-').replace('progressive.', '')}") from None
-    return config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -308,7 +300,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         from nas.train import progressive_schedule
 
         print("progressive learning: stage  epochs  size  dropout  randaug  mixup")
-        for st in progressive_schedule(config.progressive, config.epochs):
+        progressive = config.resolved_progressive()
+        assert progressive is not None
+        for st in progressive_schedule(progressive, config.epochs):
             print(f"                      {st.stage:>5}  {st.first_epoch + 1:>2}-{st.end_epoch:<3}  {st.size:>4}  "
                   f"{st.dropout:>7.3f}  {st.randaug:>7.2f}  {st.mixup:>5.2f}")  # fmt: skip
     started = time.perf_counter()
@@ -331,10 +325,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{summary} in {format_duration(result.seconds)}" + (f" ({result.reason})" if result.reason else ""))
     if out is not None:
         metrics = {"architecture": arch.name, "data": data.describe(), "config": asdict(config), **result.to_dict()}
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-        (out / "architecture.json").write_text(dumps_architecture(arch))
+        atomic_write(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        atomic_write(out / "architecture.json", dumps_architecture(arch))
         if result.model is not None and result.status == "ok":
-            torch.save(result.model.state_dict(), out / "weights.pt")
+            state = result.model.state_dict()
+            atomic_write_with(out / "weights.pt", lambda tmp: torch.save(state, tmp))
         print(f"wrote {out}/metrics.json, architecture.json" + (", weights.pt" if result.status == "ok" else ""))
     return 0 if result.status == "ok" else 1
 
@@ -365,28 +360,28 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nas.data import DataError
     from nas.executors import execute_search
     from nas.report import write_reports
-    from nas.search import RunError, prepare_run_dir
+    from nas.rundir import RunError, prepare_run_dir
     from nas.spec import SpecError
     from nas.verify import run_verification
 
     if args.spec is None and not (args.resume and args.out):
         raise UsageError("nas search: SPEC.yaml is required (it may be left out only with --resume --out RUN_DIR)")
     try:
-        spec, run_dir = prepare_run_dir(args.spec, args.out, resume=args.resume)
+        plan, run_dir = prepare_run_dir(args.spec, args.out, resume=args.resume)
     except (SpecError, RunError) as exc:
         raise UsageError(str(exc)) from None
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        study = execute_search(spec, run_dir, resume=args.resume, trials=args.trials)
-        if spec.verify.enabled:
-            run_verification(spec, study, run_dir)
+        study = execute_search(plan, run_dir, resume=args.resume, trials=args.trials)
+        if plan.spec.verify.enabled:
+            run_verification(plan, study, run_dir)
     except (DataError, RunError) as exc:
         raise UsageError(str(exc)) from None
     except KeyboardInterrupt:
         print(f"interrupted; continue with: nas search {args.spec} --out {run_dir} --resume", file=sys.stderr)
         raise
-    summary = write_reports(spec, study, run_dir)
+    summary = write_reports(plan, study, run_dir)
     best = summary["best"]
     stored = "".join(f"{f}, " for f in ("study.db", "study.journal") if (run_dir / f).exists())
     print(f"wrote {run_dir}/: spec.yaml, {stored}trials.csv, report.md, report.png, "
@@ -401,13 +396,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     """Add worker processes to a running search through its shared database (another machine)."""
     from nas.data import DataError
     from nas.executors import join_search
-    from nas.search import RunError
-    from nas.spec import SpecError, load_spec
+    from nas.plan import RunPlan
+    from nas.rundir import RunError
+    from nas.spec import SpecError
 
     try:
-        spec = load_spec(args.spec)
-        run_dir = Path(args.out or spec.run_dir)
-        join_search(Path(args.spec), run_dir, workers=args.workers or spec.search.workers, trials=args.trials)
+        plan = RunPlan.load(args.spec)
+        run_dir = Path(args.out or plan.spec.run_dir)
+        join_search(plan, run_dir, workers=args.workers or plan.spec.search.workers, trials=args.trials)
     except (SpecError, DataError, RunError) as exc:
         raise UsageError(str(exc)) from None
     print("done: the search reached its trial count; reports are written by the driver (nas report RUN_DIR)")
@@ -417,15 +413,16 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     """Regenerate the reports of a run directory from its study."""
     from nas.report import write_reports
-    from nas.search import RunError, load_run
+    from nas.rundir import RunError
     from nas.spec import SpecError
+    from nas.study import load_run
 
     run_dir = Path(args.run_dir)
     try:
-        spec, study = load_run(run_dir)
+        plan, study = load_run(run_dir)
     except (SpecError, RunError) as exc:
         raise UsageError(str(exc)) from None
-    summary = write_reports(spec, study, run_dir)
+    summary = write_reports(plan, study, run_dir)
     print(f"wrote {run_dir}/trials.csv, report.md, report.png, pareto/ ({len(summary['front'])})"
           + (", best.json" if summary["best"] is not None else ""))  # fmt: skip
     return 0
@@ -448,15 +445,15 @@ def _coefficients(text: str) -> tuple[float, float, float]:
 def _scale_grid(args: argparse.Namespace) -> int:
     """``nas scale SPEC.yaml``: the alpha, beta, gamma grid search, then the family."""
     from nas.data import DataError
-    from nas.scale_run import prepare_scale_dir, run_grid
-    from nas.search import RunError
+    from nas.rundir import RunError, prepare_run_dir
+    from nas.scale_run import run_grid
     from nas.spec import SpecError
 
     if args.base or args.coefficients or args.table or args.phi is not None:
         raise UsageError("nas scale SPEC.yaml: the base, grid and phi come from the spec (space.base, scale.*)")
     try:
-        spec, run_dir = prepare_scale_dir(args.spec, args.out, resume=args.resume)
-        best = run_grid(spec, run_dir)
+        plan, run_dir = prepare_run_dir(args.spec, args.out, resume=args.resume, purpose="scale")
+        best = run_grid(plan, run_dir)
     except (SpecError, RunError, DataError) as exc:
         raise UsageError(str(exc)) from None
     print(f"chosen alpha {best.alpha:g}, beta {best.beta:g}, gamma {best.gamma:g}; "
@@ -466,7 +463,9 @@ def _scale_grid(args: argparse.Namespace) -> int:
 
 def cmd_scale(args: argparse.Namespace) -> int:
     """Emit a compound-scaled family from a base architecture."""
-    from scaling.family import compound_family, table_family, write_family
+    from nas.family_files import write_family
+    from scaling.compound import flops_product
+    from scaling.family import compound_family, table_family
 
     if args.spec is not None:
         return _scale_grid(args)
@@ -485,7 +484,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
         phi = 7 if args.phi is None else args.phi
         members = compound_family(base, alpha=alpha, beta=beta, gamma=gamma, phi=phi)
         source: dict[str, Any] = {"base": base.name, "alpha": alpha, "beta": beta, "gamma": gamma,
-                                  "nominal_flops_ratio": alpha * beta**2 * gamma**2,
+                                  "nominal_flops_ratio": flops_product(alpha, beta, gamma),
                                   "resolution_rounding": "nearest multiple of 8"}  # fmt: skip
     else:
         members = table_family(base)
@@ -567,29 +566,33 @@ def build_parser() -> argparse.ArgumentParser:
                    "folder:DIR, synthetic[:classes=N,samples=N,size=N,noise=X], or a path")  # fmt: skip
     p.add_argument("--train-size", type=_positive_int, help="class-balanced subset of the training images")
     p.add_argument("--val-size", type=_non_negative_float, default=0.1, help="validation hold-out (fraction or count)")
-    p.add_argument("--resolution", type=_positive_int, default=32, help="training/evaluation size (default 32)")
-    p.add_argument("--epochs", type=_positive_int, default=3)
-    p.add_argument("--batch-size", type=_positive_int, default=128)
-    p.add_argument("--lr", type=_non_negative_float, default=3e-3)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw")
-    p.add_argument("--weight-decay", type=_non_negative_float, default=0.05)
-    p.add_argument("--schedule", choices=SCHEDULES, default="onecycle")
+    t, pg = TrainConfig(), ProgressiveConfig()  # the flags' defaults are the trainer's own
+    p.add_argument("--resolution", type=_positive_int, default=t.resolution,
+                   help=f"training/evaluation size (default {t.resolution})")  # fmt: skip
+    p.add_argument("--epochs", type=_positive_int, default=t.epochs)
+    p.add_argument("--batch-size", type=_positive_int, default=t.batch_size)
+    p.add_argument("--lr", type=_non_negative_float, default=t.lr)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=t.optimizer)
+    p.add_argument("--weight-decay", type=_non_negative_float, default=t.weight_decay)
+    p.add_argument("--schedule", choices=SCHEDULES, default=t.schedule)
     p.add_argument("--dropout", type=_non_negative_float, help="override the architecture's dropout")
-    p.add_argument("--randaug", type=_non_negative_float, default=0.0, help="RandAugment magnitude (0-30, 0 = off)")
-    p.add_argument("--mixup", type=_non_negative_float, default=0.0, help="mixup alpha (0 = off)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--randaug", type=_non_negative_float, default=t.randaug, help="RandAugment magnitude (0-30, 0 = off)"
+    )
+    p.add_argument("--mixup", type=_non_negative_float, default=t.mixup, help="mixup alpha (0 = off)")
+    p.add_argument("--seed", type=int, default=t.seed)
     p.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's)")
     g = p.add_argument_group("progressive learning (EfficientNetV2 §4)")
     g.add_argument("--progressive", action="store_true", help="grow image size and regularization over stages")
-    g.add_argument("--stages", type=_positive_int, default=4)
+    g.add_argument("--stages", type=_positive_int, help="stages (default 4, at most one per epoch)")
     g.add_argument("--min-size", type=_positive_int, help="first-stage image size (default: max-size / 2)")
     g.add_argument("--max-size", type=_positive_int, help="last-stage image size (default: --resolution)")
-    g.add_argument("--min-dropout", type=_non_negative_float, default=0.1)
-    g.add_argument("--max-dropout", type=_non_negative_float, default=0.3)
-    g.add_argument("--min-randaug", type=_non_negative_float, default=5.0)
-    g.add_argument("--max-randaug", type=_non_negative_float, default=15.0)
-    g.add_argument("--min-mixup", type=_non_negative_float, default=0.0)
-    g.add_argument("--max-mixup", type=_non_negative_float, default=0.0)
+    g.add_argument("--min-dropout", type=_non_negative_float, default=pg.dropout[0])
+    g.add_argument("--max-dropout", type=_non_negative_float, default=pg.dropout[1])
+    g.add_argument("--min-randaug", type=_non_negative_float, default=pg.randaug[0])
+    g.add_argument("--max-randaug", type=_non_negative_float, default=pg.randaug[1])
+    g.add_argument("--min-mixup", type=_non_negative_float, default=pg.mixup[0])
+    g.add_argument("--max-mixup", type=_non_negative_float, default=pg.mixup[1])
     p.add_argument("--out", help="new directory for metrics.json, architecture.json and weights.pt")
     p.add_argument("--evaluate", action="store_true", help="also report test-split accuracy")
     p.add_argument("--weights", help="with --evaluate: evaluate these saved weights instead of training")

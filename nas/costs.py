@@ -127,21 +127,35 @@ def measure_latency_ms(
 
 @dataclass(frozen=True)
 class StepSettings:
-    """How a training step is measured. ``threads`` is fixed so that runs compare (CPU only)."""
+    """How the training step time S is measured (EfficientNetV2's reward, P2 §3.3).
+
+    One forward, backward and optimizer step of ``batch_size`` images at ``resolution``
+    (left out: the target's, filled in by the run plan) on ``device`` with ``threads`` CPU
+    threads; ``warmup`` untimed steps, then the median of ``steps`` timed ones. ``threads``
+    is fixed so that measurements compare.
+    """
 
     batch_size: int = 16
-    resolution: int = 128
-    num_classes: int = 1000
-    in_channels: int = 3
+    resolution: int | None = None
     device: str = "cpu"
     threads: int = 1
     warmup: int = 3
     steps: int = 10
-    optimizer: str = "adamw"
 
-    def key(self, arch: Architecture) -> str:
-        """The cache key: what shapes the network, and every measuring setting."""
-        return architecture_hash(arch) + "|" + json.dumps(asdict(self), sort_keys=True)
+    def __post_init__(self) -> None:
+        for name, value, minimum in (("batch_size", self.batch_size, 1), ("threads", self.threads, 1),
+                                     ("warmup", self.warmup, 0), ("steps", self.steps, 1)):  # fmt: skip
+            if value < minimum:
+                raise ValueError(f"{name}: must be >= {minimum}, got {value!r}")
+        if self.resolution is not None and self.resolution < 1:
+            raise ValueError(f"resolution: must be >= 1, got {self.resolution!r}")
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ValueError(f"device: must be cpu or cuda[:N], got {self.device!r}")
+
+    def key(self, arch: Architecture, *, num_classes: int, in_channels: int = 3, optimizer: str = "adamw") -> str:
+        """The cache key: what shapes the network, every measuring setting, the classes and the optimizer."""
+        settings = {**asdict(self), "num_classes": num_classes, "in_channels": in_channels, "optimizer": optimizer}
+        return architecture_hash(arch) + "|" + json.dumps(settings, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -157,7 +171,14 @@ class StepTime:
         return self.iqr_ms / self.median_ms
 
 
-def measure_step_time(arch: Architecture, settings: StepSettings = StepSettings()) -> StepTime:
+def measure_step_time(
+    arch: Architecture,
+    settings: StepSettings,
+    *,
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    optimizer: str = "adamw",
+) -> StepTime:
     """Time ``settings.steps`` training steps (forward, cross-entropy, backward, optimizer step).
 
     Runs in channels-last memory format with the proxy's optimizer (``nas.train``), on random
@@ -166,6 +187,8 @@ def measure_step_time(arch: Architecture, settings: StepSettings = StepSettings(
     from .train import TrainConfig, make_optimizer
 
     s = settings
+    if s.resolution is None:
+        raise ValueError("resolution: the step-time settings need a resolution")
     if s.device.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device: {s.device} is not available on this machine")
     device = torch.device(s.device)
@@ -173,12 +196,12 @@ def measure_step_time(arch: Architecture, settings: StepSettings = StepSettings(
     torch.set_num_threads(s.threads)
     try:
         torch.manual_seed(0)
-        model = build_model(arch, num_classes=s.num_classes, in_channels=s.in_channels)
+        model = build_model(arch, num_classes=num_classes, in_channels=in_channels)
         model = model.to(device=device, memory_format=torch.channels_last).train()  # type: ignore[call-overload]
-        opt = make_optimizer(model, TrainConfig(optimizer=s.optimizer))
-        x = torch.randn(s.batch_size, s.in_channels, s.resolution, s.resolution, device=device)
+        opt = make_optimizer(model, TrainConfig(optimizer=optimizer))
+        x = torch.randn(s.batch_size, in_channels, s.resolution, s.resolution, device=device)
         x = x.contiguous(memory_format=torch.channels_last)
-        y = torch.randint(0, s.num_classes, (s.batch_size,), device=device)
+        y = torch.randint(0, num_classes, (s.batch_size,), device=device)
         times = []
         for i in range(s.warmup + s.steps):
             if device.type == "cuda":
@@ -217,13 +240,13 @@ class StepTimeCache:
             except (KeyError, TypeError, ValueError):
                 continue
 
-    def measure(self, arch: Architecture, settings: StepSettings) -> StepTime:
+    def measure(self, arch: Architecture, settings: StepSettings, *, num_classes: int, optimizer: str) -> StepTime:
         """The cached step time of ``arch`` under ``settings``, measured (and stored) on a miss."""
-        key = settings.key(arch)
+        key = settings.key(arch, num_classes=num_classes, optimizer=optimizer)
         if key in self.entries:
             self.hits += 1
             return self.entries[key]
-        measured = measure_step_time(arch, settings)
+        measured = measure_step_time(arch, settings, num_classes=num_classes, optimizer=optimizer)
         record = {"key": key, "median_ms": measured.median_ms, "iqr_ms": measured.iqr_ms,
                   "times_ms": list(measured.times_ms)}  # fmt: skip
         journal.append(self.path, record)

@@ -63,12 +63,29 @@ class DataSpec:
     ``channels``, ``seed``) and ``folder`` (``size``, the side images are resized to on load).
     """
 
-    name: str
+    dataset: str
     path: str | None = None
     train_size: int | None = None
     val_size: float = 0.1
     test_size: float = 0.2
     options: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise DataError(f"dataset: must be one of {', '.join(DATASETS)}, got {self.dataset!r}")
+        if self.dataset == "synthetic" and self.path is not None:
+            raise DataError(f"path: synthetic data has no path, got {self.path!r}")
+        if self.train_size is not None and self.train_size < 1:
+            raise DataError(f"train_size: must be >= 1, got {self.train_size!r}")
+        if not 0 < self.val_size < 1 and not (self.val_size >= 1 and float(self.val_size).is_integer()):
+            raise DataError(f"val_size: must be a fraction in (0, 1) or a whole count, got {self.val_size!r}")
+        if not 0 < self.test_size < 1:
+            raise DataError(f"test_size: must be a fraction in (0, 1), got {self.test_size!r}")
+
+    @property
+    def default_path(self) -> str | None:
+        """The path read when none is given (Debian's Fashion-MNIST), or None."""
+        return self.path or (DEFAULT_FASHION_MNIST if self.dataset == "fashion-mnist" else None)
 
     def option(self, key: str, default: float) -> float:
         return dict(self.options).get(key, default)
@@ -176,12 +193,12 @@ def parse_data_arg(text: str, **overrides: Any) -> DataSpec:
     name, _, rest = text.partition(":")
     if name in DATASETS:
         if name == "synthetic" and rest:
-            return DataSpec(name="synthetic", options=_parse_options(rest), **overrides)
-        return DataSpec(name=name, path=rest or None, **overrides)
+            return DataSpec(dataset="synthetic", options=_parse_options(rest), **overrides)
+        return DataSpec(dataset=name, path=rest or None, **overrides)
     path = Path(text)
     if not path.exists():
         raise DataError(f"data: {text!r} is neither a dataset name ({', '.join(DATASETS)}) nor an existing path")
-    return DataSpec(name=_detect(path), path=text, **overrides)
+    return DataSpec(dataset=_detect(path), path=text, **overrides)
 
 
 def _parse_options(text: str) -> tuple[tuple[str, float], ...]:
@@ -218,12 +235,6 @@ def load_dataset(spec: DataSpec | str, *, seed: int = 0) -> Dataset:
     """Load, split and (if asked) subset a dataset. ``seed`` draws the training subset."""
     if isinstance(spec, str):
         spec = parse_data_arg(spec)
-    if spec.name not in DATASETS:
-        raise DataError(f"data: unknown dataset {spec.name!r}; choose one of {', '.join(DATASETS)}")
-    if not 0 < spec.val_size < 1 and not (spec.val_size >= 1 and float(spec.val_size).is_integer()):
-        raise DataError(f"data.val_size: must be a fraction in (0, 1) or a whole count, got {spec.val_size!r}")
-    if not 0 < spec.test_size < 1:
-        raise DataError(f"data.test_size: must be a fraction in (0, 1), got {spec.test_size!r}")
     loader = {
         "digits": _load_digits,
         "fashion-mnist": _load_mnist,
@@ -232,7 +243,7 @@ def load_dataset(spec: DataSpec | str, *, seed: int = 0) -> Dataset:
         "npz": _load_npz,
         "folder": _load_folder,
         "synthetic": _load_synthetic,
-    }[spec.name]
+    }[spec.dataset]
     train, test, classes = loader(spec)
     num_classes = len(classes)
     _check_labels(spec, train, num_classes, "training")
@@ -247,7 +258,7 @@ def load_dataset(spec: DataSpec | str, *, seed: int = 0) -> Dataset:
     mean = tuple(float(v) for v in unit.mean(dim=(0, 2, 3)))
     std = tuple(max(float(v), 1e-3) for v in unit.std(dim=(0, 2, 3)))
     return Dataset(
-        name=spec.name,
+        name=spec.dataset,
         train=train,
         val=val,
         test=test,
@@ -255,12 +266,12 @@ def load_dataset(spec: DataSpec | str, *, seed: int = 0) -> Dataset:
         classes=classes,
         mean=mean,
         std=std,
-        synthetic=spec.name == "synthetic",
+        synthetic=spec.dataset == "synthetic",
     )
 
 
 def _check_labels(spec: DataSpec, split: Split, num_classes: int, what: str) -> None:
-    where = f"{spec.name}" + (f" ({spec.path})" if spec.path else "")
+    where = f"{spec.dataset}" + (f" ({spec.path})" if spec.path else "")
     if len(split) == 0:
         raise DataError(f"{where}: the {what} split is empty")
     if split.x.shape[0] != split.y.shape[0]:
@@ -297,7 +308,7 @@ def _balanced_subset(spec: DataSpec, y: torch.Tensor, size: int, num_classes: in
     if size < num_classes:
         raise DataError(f"data.train_size: must be >= the number of classes ({num_classes}), got {size}")
     if size > len(y):
-        raise DataError(f"data.train_size: {size} exceeds the {len(y)} training images of {spec.name}")
+        raise DataError(f"data.train_size: {size} exceeds the {len(y)} training images of {spec.dataset}")
     rng = torch.Generator().manual_seed(seed)
     per_class = [size // num_classes + (1 if c < size % num_classes else 0) for c in range(num_classes)]
     chosen = []
@@ -389,11 +400,11 @@ def _find(directory: Path, prefix: str, where: str) -> Path:
 def _directory(spec: DataSpec, default: str | None = None) -> Path:
     text = spec.path or default
     if text is None:
-        raise DataError(f"{spec.name}: a path is required ({spec.name}:PATH)")
+        raise DataError(f"{spec.dataset}: a path is required ({spec.dataset}:PATH)")
     path = Path(text)
     if not path.exists():
         hint = " (install Debian's dataset-fashion-mnist or give a directory)" if default and not spec.path else ""
-        raise DataError(f"{spec.name}: {path} does not exist{hint}")
+        raise DataError(f"{spec.dataset}: {path} does not exist{hint}")
     return path
 
 
@@ -402,10 +413,10 @@ FASHION_CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sanda
 
 
 def _load_mnist(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
-    directory = _directory(spec, DEFAULT_FASHION_MNIST if spec.name == "fashion-mnist" else None)
+    directory = _directory(spec, DEFAULT_FASHION_MNIST if spec.dataset == "fashion-mnist" else None)
     if not directory.is_dir():
-        raise DataError(f"{spec.name}: {directory} is not a directory")
-    where = spec.name
+        raise DataError(f"{spec.dataset}: {directory} is not a directory")
+    where = spec.dataset
     splits = []
     for prefix in ("train", "t10k"):
         images = _read_idx(_find(directory, f"{prefix}-images-idx3-ubyte", where), where)
@@ -416,7 +427,7 @@ def _load_mnist(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
             raise DataError(f"{where}: {prefix} has {len(images)} images but labels of shape {labels.shape}")
         splits.append(Split(torch.from_numpy(images.copy())[:, None], torch.from_numpy(labels.astype(np.int64))))
     num_classes = int(max(int(s.y.max()) for s in splits)) + 1
-    classes = FASHION_CLASSES if spec.name == "fashion-mnist" and num_classes == 10 else tuple(
+    classes = FASHION_CLASSES if spec.dataset == "fashion-mnist" and num_classes == 10 else tuple(
         str(c) for c in range(num_classes))  # fmt: skip
     return splits[0], splits[1], classes
 

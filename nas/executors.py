@@ -1,6 +1,6 @@
 """Executors: where the trials of a search run.
 
-- ``local`` with ``workers: 1``: in this process (``nas.search.run_search``).
+- ``local`` with ``workers: 1``: in this process (``nas.search.optimize``).
 - ``local`` with ``workers: N``: N spawned worker processes share the study's storage (a
   JournalStorage file in the run directory, or the ``search.storage`` database). Each
   worker uses ``cpu_count // N`` threads (or ``proxy.threads``) so that they do not
@@ -19,48 +19,42 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 import torch
-from optuna.trial import TrialState
 
 from .data import DataError
-from .search import (
-    RunError,
-    fail_interrupted,
-    finished_trials,
-    open_study,
-    optimize,
-    redacted_url,
-    start_study,
-    storage_url,
-)
-from .spec import ExperimentSpec, SpecError, load_spec
+from .plan import RunPlan
+from .rundir import RunError
+from .search import optimize, start_study
+from .spec import SpecError
+from .study import fail_interrupted, finished_trials, open_study, redacted_url, running_trials, storage_url
 
 __all__ = ["execute_search", "join_search", "run_workers", "worker_threads"]
 
 POLL_S = 0.5
 
 
-def worker_threads(spec: ExperimentSpec, workers: int) -> int:
+def worker_threads(plan: RunPlan, workers: int) -> int:
     """Threads per worker: ``proxy.threads``, or the machine's cores shared out evenly."""
-    return spec.proxy.threads or max(1, (os.cpu_count() or 1) // workers)
+    return plan.train.threads or max(1, (os.cpu_count() or 1) // workers)
 
 
 BAD_INPUT = 2  # a worker's exit code for input it cannot use (the same code as the CLI's)
 
 
-def _worker(spec_path: str, run_dir: str, total: int, threads: int, index: int, started_at: float) -> None:
-    """One worker process: load the study and run trials until the count is reached."""
+def _worker(wire: dict[str, Any], run_dir: str, total: int, threads: int, index: int, started_at: float) -> None:
+    """One worker process: rebuild the plan, load the study and run trials until the count is reached."""
     torch.set_num_threads(threads)
 
     def log(line: str) -> None:
         print(f"[worker {os.getpid()}] {line}", flush=True)
 
     try:
-        spec = load_spec(spec_path)
-        study = open_study(spec, Path(run_dir), create=False, worker=index)
-        optimize(spec, Path(run_dir), study, total=total, log=log, shared=True, parent=os.getppid(),
+        plan = RunPlan.from_wire(wire)
+        study = open_study(plan, Path(run_dir), create=False, worker=index)
+        optimize(plan, Path(run_dir), study, total=total, log=log, shared=True, parent=os.getppid(),
                  started_at=started_at)  # fmt: skip
     except (SpecError, DataError, RunError) as exc:
         print(f"nas: error: {exc}", file=sys.stderr, flush=True)
@@ -77,8 +71,7 @@ def _describe(code: int) -> str:
 
 
 def run_workers(
-    spec: ExperimentSpec,
-    spec_path: Path,
+    plan: RunPlan,
     run_dir: Path,
     study: optuna.Study,
     *,
@@ -86,28 +79,22 @@ def run_workers(
     workers: int,
     log: Callable[[str], None] = print,
 ) -> None:
-    """Run ``workers`` processes on ``study`` until ``total`` trials have finished.
-
-    ``spec_path`` is the resolved spec the workers load (``spec.yaml`` of the run).
-    """
+    """Run ``workers`` processes on ``study`` until ``total`` trials have finished."""
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
-    threads = worker_threads(spec, workers)
+    threads, wire = worker_threads(plan, workers), plan.to_wire()
     procs: dict[int, multiprocessing.process.BaseProcess] = {}
     strikes, started, started_at = 0, 0, time.time()
-
-    def running() -> int:
-        return len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
     def start() -> None:
         nonlocal started
         started += 1  # every worker, replacements too, samples with its own seed
-        args = (str(spec_path), str(run_dir), total, threads, started, started_at)
+        args = (wire, str(run_dir), total, threads, started, started_at)
         proc = context.Process(target=_worker, args=args)
         proc.start()
         assert proc.pid is not None
         procs[proc.pid] = proc
 
-    log(f"{workers} worker processes, {threads} thread(s) each, storage {redacted_url(storage_url(spec, run_dir))}")
+    log(f"{workers} worker processes, {threads} thread(s) each, storage {redacted_url(storage_url(plan, run_dir))}")
     for _ in range(min(workers, total - len(finished_trials(study)))):
         start()
     try:
@@ -127,7 +114,7 @@ def run_workers(
                 strikes += lost == 0
                 if strikes >= 3:
                     raise RunError("workers keep stopping before they run a trial; see their output above")
-                if len(finished_trials(study)) + running() < total:
+                if len(finished_trials(study)) + len(running_trials(study)) < total:
                     start()
     except BaseException:
         for proc in procs.values():
@@ -139,7 +126,7 @@ def run_workers(
 
 
 def execute_search(
-    spec: ExperimentSpec,
+    plan: RunPlan,
     run_dir: Path,
     *,
     resume: bool,
@@ -147,36 +134,37 @@ def execute_search(
     log: Callable[[str], None] = print,
 ) -> optuna.Study:
     """Run the search with the spec's executor until ``trials`` (default ``search.trials``) have finished."""
-    from .search import run_search
-
-    total = trials or spec.search.trials
-    if spec.search.executor == "ray":
+    search = plan.spec.search
+    total = trials or search.trials
+    if search.executor == "ray":
         from .ray_executor import run_ray
 
-        return run_ray(spec, run_dir, resume=resume, total=total, log=log)
-    if spec.search.workers == 1:
-        return run_search(spec, run_dir, resume=resume, trials=total, log=log)
-    study = start_study(spec, run_dir, resume=resume, total=total, log=log)
-    if len(finished_trials(study)) < total:
-        run_workers(spec, run_dir / "spec.yaml", run_dir, study, total=total, workers=spec.search.workers, log=log)
+        return run_ray(plan, run_dir, resume=resume, total=total, log=log)
+    study = start_study(plan, run_dir, resume=resume, total=total, log=log)
+    if len(finished_trials(study)) >= total:
+        return study
+    if search.workers == 1:
+        optimize(plan, run_dir, study, total=total, log=log)
+    else:
+        run_workers(plan, run_dir, study, total=total, workers=search.workers, log=log)
     return study
 
 
-def join_search(spec_path: Path, run_dir: Path, *, workers: int, trials: int | None = None,
+def join_search(plan: RunPlan, run_dir: Path, *, workers: int, trials: int | None = None,
                 log: Callable[[str], None] = print) -> optuna.Study:  # fmt: skip
     """Add ``workers`` processes to a search whose study already exists in ``search.storage``.
 
     This is how a second machine helps: both reach the same database; this one keeps its
     own step-time cache in ``run_dir``. No reports are written here (the driver does).
     """
-    spec = load_spec(spec_path)
-    if spec.search.storage is None:
+    storage = plan.spec.search.storage
+    if storage is None:
         raise RunError("nas worker: the spec needs search.storage, a database URL that every machine reaches")
-    total = trials or spec.search.trials
-    study = open_study(spec, run_dir, create=False)
+    total = trials or plan.spec.search.trials
+    study = open_study(plan, run_dir, create=False)
     done = len(finished_trials(study))
-    log(f"{spec.name}: joining {redacted_url(spec.search.storage)}; {done}/{total} trials finished")
+    log(f"{plan.name}: joining {redacted_url(storage)}; {done}/{total} trials finished")
     if done < total:
         run_dir.mkdir(parents=True, exist_ok=True)
-        run_workers(spec, spec_path, run_dir, study, total=total, workers=workers, log=log)
+        run_workers(plan, run_dir, study, total=total, workers=workers, log=log)
     return study

@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from search_spaces.files import atomic_write
+
 __all__ = ["append", "compact", "read"]
 
 
@@ -47,6 +49,4 @@ def compact(path: Path, records: list[dict[str, Any]]) -> None:
     """Replace ``path`` by ``records`` atomically: a torn last line is not appended after."""
     if not path.exists():
         return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))

@@ -1,4 +1,4 @@
-"""Search objectives: each reward formula and each direction is defined here, once.
+"""Search objectives: each reward formula, each direction and the one comparison of trials.
 
 - ``mnas``: ``ACC * (COST / T) ** w`` with ``w = alpha`` if ``COST <= T`` else ``beta``
   (MnasNet Eq. 2, reference §3.2). Soft: alpha = beta = -0.07 (doubling the cost is worth
@@ -9,21 +9,38 @@
 - ``training_aware``: ``A * S**w * P**v`` (EfficientNetV2 §3.3, reference §4.2), with S the
   measured training step time and P the parameter count, both normalized by the base
   network's; w = -0.07 and v = -0.05 by default.
+
+``Objective`` owns its budget. Every question of the form "which trial is better", "is it
+within budget" or "what does the study maximize" is answered here: the best trial, the
+Pareto set, the verification ranking, the report's order, progress lines and the Ray
+metric modes all ask an ``Objective``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from optuna.study import StudyDirection
 
-__all__ = ["MNAS_HARD", "MNAS_SOFT", "TRAINING_AWARE", "Objective", "is_feasible", "mnas_reward",
-           "training_aware_reward"]  # fmt: skip
+__all__ = [
+    "KINDS",
+    "MNAS_HARD",
+    "MNAS_SOFT",
+    "TRAINING_AWARE",
+    "Objective",
+    "Record",
+    "is_feasible",
+    "mnas_reward",
+    "training_aware_reward",
+]
 
 MNAS_SOFT = (-0.07, -0.07)
 MNAS_HARD = (0.0, -1.0)
 TRAINING_AWARE = (-0.07, -0.05)  # (w, v) of P2 §3.3
+KINDS = ("mnas", "pareto", "training_aware")
 
 
 def mnas_reward(accuracy: float, cost: float, target: float, *, alpha: float, beta: float) -> float:
@@ -60,23 +77,45 @@ def is_feasible(cost: float, target: float | None) -> bool:
     return target is None or cost <= target
 
 
+class Record(Protocol):
+    """A finished trial as the objective compares it (an Optuna ``FrozenTrial`` is one)."""
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def user_attrs(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Record)
+
+
 @dataclass(frozen=True)
 class Objective:
-    """What a search optimizes, and in which directions.
+    """What a search optimizes, in which directions, under which budget.
 
     ``kind`` is ``mnas`` or ``training_aware`` (one reward, maximized) or ``pareto``
-    (accuracy maximized, cost minimized). ``hard`` is the hard-constraint MnasNet form
-    (alpha = 0, beta = -1, Eq. 1: maximize ACC subject to COST <= T): a candidate over budget
-    is not trained, and its reward is 0, below every feasible one. ``w`` and ``v`` are the
-    training-aware exponents.
+    (accuracy maximized, cost minimized). ``budget`` is the target T of the cost metric, or
+    None. ``hard`` is the hard-constraint MnasNet form (alpha = 0, beta = -1, Eq. 1:
+    maximize ACC subject to COST <= T): a candidate over budget is not trained, and its
+    reward is 0, below every feasible one. ``w`` and ``v`` are the training-aware exponents.
     """
 
     kind: str
+    budget: float | None = None
     alpha: float = MNAS_SOFT[0]
     beta: float = MNAS_SOFT[1]
     hard: bool = False
     w: float = TRAINING_AWARE[0]
     v: float = TRAINING_AWARE[1]
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"kind: must be {', '.join(KINDS)}, got {self.kind!r}")
+        if self.budget is not None and not self.budget > 0:
+            raise ValueError(f"budget: must be > 0, got {self.budget!r}")
+
+    # ------------------------------------------------------------------ what is maximized
 
     @property
     def single(self) -> bool:
@@ -90,29 +129,115 @@ class Objective:
             return [StudyDirection.MAXIMIZE]
         return [StudyDirection.MAXIMIZE, StudyDirection.MINIMIZE]
 
-    def values(
-        self,
-        accuracy: float,
-        cost: float,
-        target: float | None,
-        *,
-        step_ratio: float | None = None,
-        param_ratio: float | None = None,
-    ) -> list[float]:
+    @property
+    def modes(self) -> list[str]:
+        """``directions`` in Ray Tune's words (``max`` / ``min``)."""
+        return ["max" if d == StudyDirection.MAXIMIZE else "min" for d in self.directions]
+
+    @property
+    def score_key(self) -> str:
+        """The trial attribute that ranks trials: the reward, or accuracy for a Pareto search."""
+        return "reward" if self.single else "accuracy"
+
+    @property
+    def uses_ratios(self) -> bool:
+        """Whether values need the step-time and parameter ratios S and P (training-aware)."""
+        return self.kind == "training_aware"
+
+    @property
+    def constrained(self) -> bool:
+        """Whether the budget is a constraint that rules candidates out (hard form, Pareto)."""
+        return self.budget is not None and (self.hard or not self.single)
+
+    def describe(self) -> str:
+        """The objective's form in words, for reports."""
+        if self.kind == "training_aware":
+            return f"A * S^{self.w:g} * P^{self.v:g}, S and P against the base"
+        if self.kind == "pareto":
+            return "accuracy up, cost down" + (", cost <= budget" if self.budget is not None else "")
+        if self.hard:
+            return "hard"
+        return "soft" if (self.alpha, self.beta) == MNAS_SOFT else f"custom, alpha {self.alpha:g}, beta {self.beta:g}"
+
+    # ------------------------------------------------------------------ one trial
+
+    def values(self, accuracy: float, costs: Mapping[str, Any]) -> list[float]:
         """The objective values of one trial, in the order of ``directions``.
 
-        ``step_ratio`` and ``param_ratio`` (against the base) are read by ``training_aware`` only.
+        ``costs`` holds ``cost`` (the budget's metric), and for ``training_aware`` the
+        ratios ``step_ratio`` (S) and ``param_ratio`` (P) against the base.
         """
+        cost = float(costs["cost"])
         if self.kind == "pareto":
             return [accuracy, cost]
         if self.kind == "training_aware":
+            step_ratio, param_ratio = costs.get("step_ratio"), costs.get("param_ratio")
             if step_ratio is None or param_ratio is None:
                 raise ValueError("objective training_aware: needs step_ratio and param_ratio")
             return [training_aware_reward(accuracy, step_ratio, param_ratio, w=self.w, v=self.v)]
-        if target is None:
+        if self.budget is None:
             raise ValueError("objective mnas: needs a budget (target.flops, target.params or target.latency_ms)")
-        return [mnas_reward(accuracy, cost, target, alpha=self.alpha, beta=self.beta)]
+        return [mnas_reward(accuracy, cost, self.budget, alpha=self.alpha, beta=self.beta)]
 
-    def skips(self, cost: float, target: float | None) -> bool:
+    def reward(self, values: Sequence[float]) -> float | None:
+        """The scalar reward of ``values`` (None for a Pareto search)."""
+        return values[0] if self.single else None
+
+    def feasible(self, cost: float) -> bool:
+        """Within the budget (the over-budget rule, written once)."""
+        return is_feasible(cost, self.budget)
+
+    def skips(self, cost: float) -> bool:
         """Whether a candidate is scored without training (hard form, over budget)."""
-        return self.hard and not is_feasible(cost, target)
+        return self.hard and not self.feasible(cost)
+
+    def constraint(self, cost: float) -> float | None:
+        """Pareto searches with a budget: ``cost - budget`` (feasible when <= 0); else None."""
+        if self.single or self.budget is None:
+            return None
+        return cost - self.budget
+
+    # ------------------------------------------------------------------ comparing trials
+
+    def sort_key(self, score: float, cost: float, number: int) -> tuple[float, float, int]:
+        """The one comparison of trials, best first: higher score, then lower cost, then earlier."""
+        return (-score, cost, number)
+
+    def trained(self, records: Iterable[R]) -> list[R]:
+        """Records that trained to a score (accuracy, and the reward of a single objective)."""
+        return [r for r in records if r.user_attrs.get("accuracy") is not None
+                and r.user_attrs.get(self.score_key) is not None]  # fmt: skip
+
+    def order(self, records: Iterable[R]) -> list[R]:
+        """Trained records, best first by ``sort_key``."""
+        return sorted(self.trained(records), key=self._key)
+
+    def front(self, records: Iterable[R]) -> list[R]:
+        """Trained records not dominated in (accuracy up, cost down), sorted by cost."""
+        points = [(r, float(r.user_attrs["accuracy"]), float(r.user_attrs["cost"])) for r in self.trained(records)]
+        front = [r for r, a, c in points if not any(oa >= a and oc <= c and (oa > a or oc < c) for _, oa, oc in points)]
+        return sorted(front, key=lambda r: (r.user_attrs["cost"], -r.user_attrs["accuracy"], r.number))
+
+    def ranked(self, records: Iterable[R]) -> list[R]:
+        """The contenders, best first: the trained records (the Pareto set for ``pareto``),
+        with those over a constraining budget after every feasible one."""
+        pool = self.order(records) if self.single else sorted(self.front(records), key=self._key)
+        if not self.constrained:
+            return pool
+        return [r for r in pool if self._feasible(r)] + [r for r in pool if not self._feasible(r)]
+
+    def best(self, records: Iterable[R]) -> R | None:
+        """The best contender (a feasible one when there is any)."""
+        ranked = self.ranked(records)
+        return ranked[0] if ranked else None
+
+    def candidates(self, records: Iterable[R], k: int) -> list[R]:
+        """The top ``k`` contenders for verification; only feasible ones under a constraint."""
+        return [r for r in self.ranked(records) if not self.constrained or self._feasible(r)][:k]
+
+    def _key(self, record: Record) -> tuple[float, float, int]:
+        a = record.user_attrs
+        return self.sort_key(float(a[self.score_key]), float(a.get("cost", math.inf)), record.number)
+
+    def _feasible(self, record: Record) -> bool:
+        return self.feasible(float(record.user_attrs["cost"]))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["format_duration"]
+__all__ = ["MS_METRICS", "format_cost", "format_duration"]
+
+MS_METRICS = ("latency_ms", "step_time")
+"""Cost metrics measured in milliseconds; the others (FLOPs, params) are counts."""
 
 
 def format_duration(seconds: float) -> str:
@@ -11,3 +14,10 @@ def format_duration(seconds: float) -> str:
     if s >= 3600:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def format_cost(metric: str, value: float) -> str:
+    """``12.34 ms`` for a measured time, ``89.1M`` for a count."""
+    if metric in MS_METRICS:
+        return f"{value:.2f} ms"
+    return f"{value / 1e6:.1f}M"

@@ -2,8 +2,8 @@
 
 ``ray.tune.Tuner`` drives the search with Ray's ``OptunaSearch`` as the search algorithm,
 built on the very study, sampler, space and objective of the local path (``nas.search``):
-the study lives in the run directory's storage, the define-by-run space is the spec's
-space, and each Ray trial runs ``SearchRun.evaluate_arch``. The run directory therefore ends
+the study lives in the run directory's storage, the define-by-run space is the plan's
+space, and each Ray trial runs ``TrialEvaluator.evaluate_arch``. The run directory therefore ends
 up with the same files as a local run.
 
 - For single-objective rewards, ``pruner: asha`` is Ray's ``ASHAScheduler`` on the
@@ -35,18 +35,10 @@ import optuna
 
 from search_spaces import Space
 
-from .search import (
-    RUN_ATTRS,
-    SearchRun,
-    TrialFailed,
-    build_objective,
-    build_space,
-    finished_trials,
-    make_sampler,
-    start_study,
-    worker_id,
-)
-from .spec import ExperimentSpec, spec_from_dict, spec_to_dict
+from .plan import RunPlan
+from .search import start_study
+from .study import finished_trials, make_sampler, study_storage, worker_id
+from .trial import RUN_ATTRS, TrialEvaluator, TrialFailed
 
 __all__ = ["run_ray"]
 
@@ -64,14 +56,14 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _trainable(config: dict[str, Any], *, spec_dict: dict[str, Any], run_dir: str, threads: int) -> None:
+def _trainable(config: dict[str, Any], *, wire: dict[str, Any], run_dir: str, threads: int) -> None:
     """One Ray trial: the same evaluation as a local trial, reporting every epoch to Tune."""
     import torch
     from ray import tune
 
     torch.set_num_threads(threads)
-    spec = spec_from_dict(spec_dict)
-    run = SearchRun.for_run(spec, Path(run_dir))
+    plan = RunPlan.from_wire(wire)
+    run = TrialEvaluator(plan, Path(run_dir))
     attrs: dict[str, Any] = {"worker": worker_id()}
     last = [0]
 
@@ -79,21 +71,22 @@ def _trainable(config: dict[str, Any], *, spec_dict: dict[str, Any], run_dir: st
         # Every epoch reports the whole trial so far: the scheduler may stop it after any
         # epoch (ASHA stops at max_t too), so the last report must be complete on its own.
         last[0] = epoch
-        tune.report({"epoch": epoch, **_metric_values(run, values), ATTRS: json.dumps(attrs)})
+        tune.report({"epoch": epoch, **_metric_values(values), ATTRS: json.dumps(attrs)})
 
     try:
-        values = run.evaluate_arch(run.space.decode(_flatten(config)), attrs, on_epoch=on_epoch)
+        values = run.evaluate_arch(plan.space.decode(_flatten(config)), attrs, on_epoch=on_epoch)
     except TrialFailed:
         tune.report({"epoch": last[0], "failed": True, ATTRS: json.dumps(attrs)})
         return
     if last[0] == 0:  # scored without training (hard constraint, over budget)
-        tune.report({"epoch": spec.proxy.epochs, **_metric_values(run, values), ATTRS: json.dumps(attrs)})
+        tune.report({"epoch": plan.train.epochs, **_metric_values(values), ATTRS: json.dumps(attrs)})
 
 
-def _metric_values(run: SearchRun, values: list[float]) -> dict[str, float]:
-    if run.objective.single:
-        return {"objective": values[0]}
-    return {"objective": values[0], "objective_cost": values[1]}
+METRICS = ("objective", "objective_cost")  # Tune's names for the objective values, in Optuna's order
+
+
+def _metric_values(values: list[float]) -> dict[str, float]:
+    return dict(zip(METRICS, values, strict=False))
 
 
 @dataclass(frozen=True)
@@ -120,10 +113,10 @@ def _searcher_class() -> type:
         final_epoch = 1  # the proxy's epoch count: a trial that reported it finished
 
         def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-            if trial_id in self._completed_trials or trial_id not in self._ot_trials:
+            found = _optuna_trial(self, trial_id)
+            if found is None:
                 return
-            trial = self._ot_trials[trial_id]
-            study: optuna.Study = self._ot_study  # type: ignore[assignment]
+            study, trial = found
             result = result or {}
             attrs = json.loads(result.get(ATTRS, "{}"))
             for key in RUN_ATTRS:
@@ -136,16 +129,35 @@ def _searcher_class() -> type:
             elif result.get("epoch", 0) < self.final_epoch:  # stopped early by the scheduler
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:
-                values = [result["objective"]] + ([result["objective_cost"]] if "objective_cost" in result else [])
+                values = [result[m] for m in METRICS if m in result]
                 study.tell(trial, values if len(values) > 1 else values[0])
-            self._completed_trials.add(trial_id)
+            _mark_completed(self, trial_id)
 
     return StudySearch
 
 
-def run_ray(spec: ExperimentSpec, run_dir: Path, *, resume: bool, total: int,
+def _optuna_trial(searcher: Any, trial_id: str) -> tuple[optuna.Study, optuna.Trial] | None:
+    """The Optuna study and trial behind Ray trial ``trial_id``, or None if it was already told.
+
+    OptunaSearch has no public API to reach the Optuna trial of a Ray trial, which is needed
+    to record the trial's attributes and a PRUNED state; it keeps them in ``_ot_study``,
+    ``_ot_trials`` and ``_completed_trials``. This function and ``_mark_completed`` are the
+    only places effnas reads them (``tests/nas/test_ray.py`` fails if Ray drops them).
+    """
+    if trial_id in searcher._completed_trials or trial_id not in searcher._ot_trials:
+        return None
+    return searcher._ot_study, searcher._ot_trials[trial_id]
+
+
+def _mark_completed(searcher: Any, trial_id: str) -> None:
+    """Tell OptunaSearch the trial is done, as its own ``on_trial_complete`` does (see ``_optuna_trial``)."""
+    searcher._completed_trials.add(trial_id)
+
+
+def run_ray(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
             log: Callable[[str], None] = print) -> optuna.Study:  # fmt: skip
     """Run the search on Ray Tune until ``total`` trials have finished."""
+    spec, objective = plan.spec, plan.objective
     r = spec.search.ray
     # `ray start` turns on token authentication when ~/.ray/auth_token exists (the first
     # ray.init writes it); a driver joining that cluster must too, and Ray reads the mode
@@ -156,11 +168,10 @@ def run_ray(spec: ExperimentSpec, run_dir: Path, *, resume: bool, total: int,
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    study = start_study(spec, run_dir, resume=resume, total=total, log=log)
+    study = start_study(plan, run_dir, resume=resume, total=total, log=log)
     remaining = total - len(finished_trials(study))
     if remaining <= 0:
         return study
-    objective = build_objective(spec)
     minutes = spec.search.timeout_minutes
     started = time.perf_counter()
     if r.address:
@@ -170,24 +181,24 @@ def run_ray(spec: ExperimentSpec, run_dir: Path, *, resume: bool, total: int,
     log(f"ray: {'connected to ' + r.address if r.address else 'started a local instance'} in "
         f"{time.perf_counter() - started:.1f}s; {ray.cluster_resources().get('CPU', 0):g} CPUs; "
         f"{r.cpus_per_trial:g} CPU(s) per trial")  # fmt: skip
-    space = build_space(spec)
-    metric: str | list[str] = "objective" if objective.single else ["objective", "objective_cost"]
-    mode: str | list[str] = "max" if objective.single else ["max", "min"]
+    modes = objective.modes
+    metrics = list(METRICS[: len(modes)])
     searcher = _searcher_class()(
-        space=_DefineByRun(space),
-        metric=metric,
-        mode=mode,
-        sampler=make_sampler(spec),
+        space=_DefineByRun(plan.space),
+        metric=metrics[0] if objective.single else metrics,
+        mode=modes[0] if objective.single else modes,
+        sampler=make_sampler(plan),
         study_name=spec.name,
-        storage=study._storage,
+        storage=study_storage(plan, run_dir),
     )
-    searcher.final_epoch = spec.proxy.epochs
+    epochs = plan.train.epochs
+    searcher.final_epoch = epochs
     scheduler = None
     if spec.search.pruner == "asha" and objective.single:
-        scheduler = ASHAScheduler(metric="objective", mode="max", time_attr="epoch", max_t=spec.proxy.epochs,
+        scheduler = ASHAScheduler(metric=metrics[0], mode=modes[0], time_attr="epoch", max_t=epochs,
                                   grace_period=1, reduction_factor=2)  # fmt: skip
     threads = max(1, math.floor(r.cpus_per_trial))
-    with_spec = tune.with_parameters(_trainable, spec_dict=spec_to_dict(spec), run_dir=str(run_dir.resolve()),
+    with_spec = tune.with_parameters(_trainable, wire=plan.to_wire(), run_dir=str(run_dir.resolve()),
                                      threads=threads)  # fmt: skip
     trainable = tune.with_resources(with_spec, {"cpu": r.cpus_per_trial, "gpu": r.gpus_per_trial})
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # the run directory holds the results
@@ -200,7 +211,7 @@ def run_ray(spec: ExperimentSpec, run_dir: Path, *, resume: bool, total: int,
             result = trial.last_result or {}
             attrs = json.loads(result.get(ATTRS, "{}"))
             state = "failed" if result.get("failed") else (
-                "complete" if result.get("epoch", 0) >= spec.proxy.epochs else "stopped early")  # fmt: skip
+                "complete" if result.get("epoch", 0) >= epochs else "stopped early")  # fmt: skip
             accuracy = attrs.get("accuracy")
             log(f"[{finished}/{total}] ray trial {trial.trial_id} {state}"
                 + (f"  acc {100 * accuracy:.2f}%" if isinstance(accuracy, float) else "")

@@ -8,6 +8,7 @@ line) and ``report.md`` (the summary and the top-k table).
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,12 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from search_spaces import architecture_from_dict, dumps_architecture
+from search_spaces.files import atomic_write, atomic_write_with
 
-from .search import best_trial, pareto_trials, step_settings
-from .spec import ExperimentSpec
-from .verify import Verified, kendall_tau, score_key, verified_results
+from .plan import RunPlan
+from .progress import MS_METRICS
+from .results import best_trial, pareto_trials, ranked_trials
+from .verify import Verified, kendall_tau, verified_best, verified_results
 
 __all__ = ["write_reports"]
 
@@ -35,13 +38,6 @@ def _metrics(trial: FrozenTrial) -> dict[str, Any]:
 
 
 _MEASURED = ("latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ratio")
-MS_METRICS = ("latency_ms", "step_time")  # measured in milliseconds; the rest are counts
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 _METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "reward", "seconds", "train_seconds")
@@ -51,35 +47,34 @@ def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[
                       verified: dict[int, Verified]) -> None:  # fmt: skip
     columns = ["number", "state", "reason", *_METRIC_COLUMNS, "verified_mean", "verified_std", "verified_runs",
                "worker", *choice_names]  # fmt: skip
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        for t in trials:
-            a = t.user_attrs
-            row: dict[str, Any] = {
-                "number": t.number,
-                "state": t.state.name,
-                "reason": a.get("fail_reason") or a.get("skipped") or ("pruned" if t.state.name == "PRUNED" else ""),
-                **{k: a.get(k) for k in _METRIC_COLUMNS},
-                "verified_mean": verified[t.number].mean if t.number in verified else None,
-                "verified_std": verified[t.number].std if t.number in verified else None,
-                "verified_runs": verified[t.number].runs if t.number in verified else None,
-                "worker": f"{a['worker']['host']}:{a['worker']['pid']}" if isinstance(a.get("worker"), dict) else None,
-                **{name: t.params.get(name) for name in choice_names},
-            }
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    for t in trials:
+        a = t.user_attrs
+        row: dict[str, Any] = {
+            "number": t.number,
+            "state": t.state.name,
+            "reason": a.get("fail_reason") or a.get("skipped") or ("pruned" if t.state.name == "PRUNED" else ""),
+            **{k: a.get(k) for k in _METRIC_COLUMNS},
+            "verified_mean": verified[t.number].mean if t.number in verified else None,
+            "verified_std": verified[t.number].std if t.number in verified else None,
+            "verified_runs": verified[t.number].runs if t.number in verified else None,
+            "worker": f"{a['worker']['host']}:{a['worker']['pid']}" if isinstance(a.get("worker"), dict) else None,
+            **{name: t.params.get(name) for name in choice_names},
+        }
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    atomic_write(path, text.getvalue())
 
 
-def _plot(path: Path, spec: ExperimentSpec, trials: list[FrozenTrial], front: list[FrozenTrial],
+def _plot(path: Path, plan: RunPlan, trials: list[FrozenTrial], front: list[FrozenTrial],
           best: FrozenTrial | None, verified: dict[int, Verified]) -> None:  # fmt: skip
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metric = spec.cost_metric
+    spec, metric = plan.spec, plan.cost_metric
     scale, unit = (1.0, "ms") if metric in MS_METRICS else (1e6, "M")
     trained = [t for t in trials if t.user_attrs.get("accuracy") is not None and t.state.name == "COMPLETE"]
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -97,18 +92,16 @@ def _plot(path: Path, spec: ExperimentSpec, trials: list[FrozenTrial], front: li
     if best is not None:
         ax.scatter([best.user_attrs["cost"] / scale], [100 * best.user_attrs["accuracy"]], marker="*", s=220,
                    color="tab:red", zorder=5, label=f"best (#{best.number})")  # fmt: skip
-    if spec.target.budget is not None:
-        ax.axvline(spec.target.budget / scale, color="gray", linestyle="--", label="budget")
-    ax.set_xlabel(f"{_cost_text(spec)} ({unit})")
-    ax.set_ylabel(f"proxy validation accuracy (%), {spec.proxy.dataset}")
+    if plan.objective.budget is not None:
+        ax.axvline(plan.objective.budget / scale, color="gray", linestyle="--", label="budget")
+    ax.set_xlabel(f"{_cost_text(plan)} ({unit})")
+    ax.set_ylabel(f"proxy validation accuracy (%), {plan.data.dataset}")
     ax.set_title(spec.name)
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _fmt(value: Any, kind: str) -> str:
@@ -125,13 +118,14 @@ def _fmt(value: Any, kind: str) -> str:
     return f"{value:.1f}"
 
 
-def _verification_lines(spec: ExperimentSpec, verified: dict[int, Verified], search_seconds: float) -> list[str]:
+def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_seconds: float) -> list[str]:
     """The verification table: proxy score, verified mean +- std, and whether the ranking held."""
     if not verified:
         return []
-    v, key = spec.verify, score_key(spec)
-    rows = sorted(verified.values(), key=lambda r: -r.proxy)
-    by_verified = sorted(rows, key=lambda r: -r.mean)
+    v, objective = plan.spec.verify, plan.objective
+    key = objective.score_key
+    rows = sorted(verified.values(), key=lambda r: objective.sort_key(r.proxy, r.cost, r.trial))
+    by_verified = sorted(rows, key=lambda r: objective.sort_key(r.mean, r.cost, r.trial))
     tau = kendall_tau([r.proxy for r in rows], [r.mean for r in rows])
     cost = sum(r.seconds for r in rows)
     kind = "acc" if key == "accuracy" else "r"
@@ -148,36 +142,30 @@ def _verification_lines(spec: ExperimentSpec, verified: dict[int, Verified], sea
     return lines
 
 
-def _cost_text(spec: ExperimentSpec) -> str:
+def _cost_text(plan: RunPlan) -> str:
     """What the cost axis measures, and where."""
-    t = spec.target
-    if spec.cost_metric == "step_time":
-        m = step_settings(spec)
+    t = plan.spec.target
+    if plan.cost_metric == "step_time":
+        m = plan.step
         return (f"training step time, batch {m.batch_size} at {m.resolution} px, {t.num_classes} classes, "
                 f"{m.device}, {m.threads} thread(s)")  # fmt: skip
-    return f"{spec.cost_metric} at {t.resolution} px, {t.num_classes} classes"
+    return f"{plan.cost_metric} at {t.resolution} px, {t.num_classes} classes"
 
 
-def _objective_text(spec: ExperimentSpec) -> str:
-    o = spec.objective
-    if o.type == "training_aware":
-        return f"A * S^{o.w:g} * P^{o.v:g}, S and P against the base"
-    return o.mode
-
-
-def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, top_k: int = 10) -> dict[str, Any]:
+def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: int = 10) -> dict[str, Any]:
     """Write every output file of the run directory from the study; returns a summary."""
+    spec, objective = plan.spec, plan.objective
     trials = study.get_trials(deepcopy=False)
     names: list[str] = []
     for t in trials:
         names.extend(n for n in t.params if n not in names)
-    verified = verified_results(spec, study, run_dir)
+    verified = verified_results(plan, study, run_dir)
     _write_trials_csv(run_dir / "trials.csv", trials, names, verified)
-    best = best_trial(study, spec)
-    if verified:  # the best mean verified score, not the luckiest proxy run
-        number = max(verified.values(), key=lambda v: (v.mean, -v.trial)).trial
+    best = best_trial(study, objective)
+    number = verified_best(objective, verified)
+    if number is not None:  # the best mean verified score, not the luckiest proxy run
         best = next(t for t in trials if t.number == number)
-    front = pareto_trials(study)
+    front = pareto_trials(study, objective)
     if best is not None:
         arch = architecture_from_dict(best.user_attrs["architecture"])
         metrics = _metrics(best)
@@ -185,7 +173,7 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
             v = verified[best.number]
             metrics.update(verified_mean=v.mean, verified_std=v.std, verified_runs=v.runs,
                            verified_accuracy=v.accuracy_mean)  # fmt: skip
-        _write_text(run_dir / "best.json", dumps_architecture(arch, metrics))
+        atomic_write(run_dir / "best.json", dumps_architecture(arch, metrics))
     pareto_dir = run_dir / "pareto"
     pareto_dir.mkdir(exist_ok=True)
     for old in pareto_dir.glob("trial-*.json"):
@@ -193,8 +181,8 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
     for t in front:
         arch = architecture_from_dict(t.user_attrs["architecture"])
         arch = arch.__class__(**{**arch.__dict__, "name": f"{spec.name}-trial-{t.number}"})
-        _write_text(pareto_dir / f"trial-{t.number:04d}.json", dumps_architecture(arch, _metrics(t)))
-    _plot(run_dir / "report.png", spec, trials, front, best, verified)
+        atomic_write(pareto_dir / f"trial-{t.number:04d}.json", dumps_architecture(arch, _metrics(t)))
+    _plot(run_dir / "report.png", plan, trials, front, best, verified)
 
     states: dict[str, int] = {}
     for t in trials:
@@ -204,20 +192,17 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
     starts = [t.datetime_start for t in trials if t.datetime_start is not None]
     ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
     wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
-    key = "reward" if spec.objective.type != "pareto" else "accuracy"
-    metric = spec.cost_metric
-    ranked = sorted((t for t in trials if t.state.name == "COMPLETE" and t.user_attrs.get("accuracy") is not None),
-                    key=lambda t: -t.user_attrs[key])[:top_k]  # fmt: skip
-    budget = spec.target.budget
+    key, metric, budget = objective.score_key, plan.cost_metric, objective.budget
+    ranked = ranked_trials(study, objective)[:top_k]
     lines = [
         f"# {spec.name}",
         "",
         f"- space: `{spec.space.type}` around `{spec.space.base_ref}`; sampler `{spec.search.sampler}`, pruner "
         f"`{spec.search.pruner}`",
-        f"- objective: `{spec.objective.type}` ({_objective_text(spec)}); cost: {_cost_text(spec)}"
+        f"- objective: `{spec.objective.type}` ({plan.objective.describe()}); cost: {_cost_text(plan)}"
         + (f"; budget {budget:.6g}" if budget is not None else ""),
-        f"- proxy: `{spec.proxy.dataset}` at {spec.proxy.resolution} px, {spec.proxy.epochs} epochs, "
-        f"train size {spec.proxy.train_size or 'all'} (validation accuracy; the test split is not used)",
+        f"- proxy: `{plan.data.dataset}` at {plan.train.resolution} px, {plan.train.epochs} epochs, "
+        f"train size {plan.data.train_size or 'all'} (validation accuracy; the test split is not used)",
         f"- trials: {len(trials)} (" + ", ".join(f"{k.lower()} {v}" for k, v in sorted(states.items())) + ")",
         f"- time: {wall:.0f} s wall from first trial start to last trial end; {train_seconds:.0f} s proxy training; "
         f"{seconds:.0f} s in trials",
@@ -244,11 +229,11 @@ def write_reports(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *, t
             cells += [_fmt(a.get("step_ratio"), "r"), _fmt(a.get("param_ratio"), "r")]
         cells += [_fmt(a.get("reward"), "r"), _fmt(a.get("seconds"), "f")]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += _verification_lines(spec, verified, seconds)
+    lines += _verification_lines(plan, verified, seconds)
     lines += ["", f"## Pareto set ({len(front)}, `pareto/`)", "", "| trial | accuracy | cost |", "|---|---|---|"]
     for t in front:
         lines.append(f"| {t.number} | {_fmt(t.user_attrs['accuracy'], 'acc')} | {t.user_attrs['cost']:.6g} |")
     lines += ["", "![accuracy against cost](report.png)", ""]
-    _write_text(run_dir / "report.md", "\n".join(lines))
+    atomic_write(run_dir / "report.md", "\n".join(lines))
     return {"best": best, "front": front, "states": states, "wall": wall, "train_seconds": train_seconds,
             "trial_seconds": seconds}  # fmt: skip

@@ -16,23 +16,23 @@ from typing import Any
 
 import yaml
 
-from search_spaces import BLOCKS, SPACES, ArchitectureError, load_architecture
+from search_spaces import SPACES, ArchitectureError, load_architecture
 
-from .data import DATASETS, DEFAULT_FASHION_MNIST
-from .objectives import TRAINING_AWARE
+from .costs import StepSettings
+from .data import DataSpec
+from .objectives import KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
+from .train import TrainConfig
 
 __all__ = [
     "ExperimentSpec",
     "ObjectiveSpec",
     "OutputSpec",
-    "ProgressiveSpec",
     "ProxySpec",
     "RaySpec",
     "ScaleSpec",
     "SearchSpec",
     "SpaceSpec",
     "SpecError",
-    "StepSpec",
     "TargetSpec",
     "VerifySpec",
     "dump_spec",
@@ -46,6 +46,11 @@ class SpecError(ValueError):
     """An invalid experiment spec; the message starts with the field path."""
 
 
+def _fail(field_name: str, rule: str, value: Any) -> ValueError:
+    """A field's error, relative to its section; the decoder prefixes the section's path."""
+    return ValueError(f"{field_name}: {rule}, got {value!r}")
+
+
 @dataclass(frozen=True)
 class SpaceSpec:
     """Which search space, its base, and the choices per dimension (see ``search_spaces.spaces``).
@@ -53,6 +58,7 @@ class SpaceSpec:
     ``type`` is ``mbconv`` (MnasNet / EfficientNet-B0; base ``efficientnet-b0``) or
     ``training_aware`` (EfficientNetV2; base ``efficientnetv2-s``, plus ``block``, no
     ``width``: channels come from the base). Choices left out take the space's own defaults.
+    The choices are validated by the space class itself (one home for each rule).
     """
 
     type: str = "mbconv"
@@ -64,6 +70,22 @@ class SpaceSpec:
     layers: tuple[int, ...] | None = None
     width: tuple[float, ...] | None = None
 
+    def __post_init__(self) -> None:
+        if self.type not in SPACES:
+            raise _fail("type", f"must be {' or '.join(SPACES)}", self.type)
+        own = {f.name for f in dataclasses.fields(SPACES[self.type])}
+        for name in ("block", "width"):
+            if getattr(self, name) is not None and name not in own:
+                raise _fail(name, f"is not a choice of the {self.type} space", list(getattr(self, name)))
+        try:
+            base = load_architecture(self.base_ref)
+        except ArchitectureError as exc:
+            raise ValueError(f"base: {exc}") from None
+        try:
+            SPACES[self.type](base=base, **self.given_choices())
+        except ValueError as exc:  # the space's messages name "space.<field>" already
+            raise SpecError(str(exc)) from None
+
     @property
     def base_ref(self) -> str:
         """The base architecture's path or preset name."""
@@ -74,25 +96,17 @@ class SpaceSpec:
         names = ("block", "kernel", "expand", "se", "layers", "width")
         return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
+    def resolved(self) -> SpaceSpec:
+        """The base and every choice left out filled in from the space's own defaults (one source)."""
+        own = {f.name: f.default for f in dataclasses.fields(SPACES[self.type]) if f.name != "base"}
+        changes: dict[str, Any] = {name: default for name, default in own.items() if getattr(self, name) is None}
+        if self.base is None:
+            changes["base"] = DEFAULT_BASE[self.type]
+        return dataclasses.replace(self, **changes)
+
 
 DEFAULT_BASE = {"mbconv": "efficientnet-b0", "training_aware": "efficientnetv2-s"}
-
-
-@dataclass(frozen=True)
-class StepSpec:
-    """How the training step time S is measured (EfficientNetV2's reward, P2 §3.3).
-
-    One forward, backward and optimizer step of ``batch_size`` images at ``resolution``
-    (default: the target's) on ``device`` with ``threads`` CPU threads; ``warmup`` untimed
-    steps, then the median of ``steps`` timed ones.
-    """
-
-    batch_size: int = 16
-    resolution: int | None = None
-    device: str = "cpu"
-    threads: int = 1
-    warmup: int = 3
-    steps: int = 10
+BUDGETS = ("flops", "params", "latency_ms", "step_time")
 
 
 @dataclass(frozen=True)
@@ -101,8 +115,8 @@ class TargetSpec:
 
     At most one budget: ``flops`` (multiply-adds), ``params``, ``latency_ms`` (measured on
     this machine at batch 1) or ``step_time`` (one training step in ms, measured as
-    ``step`` says). The cost metric is the budget's; without one, FLOPs (step time for the
-    ``training_aware`` objective).
+    ``step`` says, ``nas.costs.StepSettings``). The cost metric is the budget's; without
+    one, FLOPs (step time for the ``training_aware`` objective).
     """
 
     resolution: int = 224
@@ -111,11 +125,22 @@ class TargetSpec:
     params: float | None = None
     latency_ms: float | None = None
     step_time: float | None = None
-    step: StepSpec = field(default_factory=StepSpec)
+    step: StepSettings = field(default_factory=StepSettings)
+
+    def __post_init__(self) -> None:
+        for name in ("resolution", "num_classes"):
+            if getattr(self, name) < 1:
+                raise _fail(name, "must be >= 1", getattr(self, name))
+        given = [n for n in BUDGETS if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise SpecError(f"target: give at most one budget (flops, params, latency_ms or step_time), got {given}")
+        for n in given:
+            if not getattr(self, n) > 0:
+                raise _fail(n, "must be > 0", getattr(self, n))
 
     @property
     def cost(self) -> str:
-        for name in ("flops", "params", "latency_ms", "step_time"):
+        for name in BUDGETS:
             if getattr(self, name) is not None:
                 return name
         return "flops"
@@ -138,45 +163,64 @@ class ObjectiveSpec:
     w: float | None = None
     v: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.type not in KINDS:
+            raise _fail("type", f"must be {', '.join(KINDS[:-1])} or {KINDS[-1]}", self.type)
+        if self.mode not in ("soft", "hard", "custom"):
+            raise _fail("mode", "must be soft, hard or custom", self.mode)
+        if self.type == "training_aware":
+            if self.mode != "soft" or self.alpha is not None or self.beta is not None:
+                raise _fail("mode", "training_aware takes w and v, not mode, alpha or beta", self.mode)
+        elif self.w is not None or self.v is not None:
+            raise _fail(
+                "w", "w and v are only read with type: training_aware", self.w if self.w is not None else self.v
+            )
+        if self.mode == "custom" and (self.alpha is None or self.beta is None):
+            raise _fail("alpha", "mode custom needs both alpha and beta", self.alpha)
+        if self.mode != "custom" and (self.alpha is not None or self.beta is not None):
+            raise _fail("mode", "alpha and beta are only read with mode: custom", self.mode)
 
-@dataclass(frozen=True)
-class ProgressiveSpec:
-    """Progressive learning in the proxy (EfficientNetV2 §4; ``nas.train.progressive_schedule``).
-
-    ``stages`` stages go from ``min_size`` (default half the proxy resolution) to the proxy
-    resolution, with dropout, RandAugment magnitude and mixup alpha interpolated between
-    their ``[first, last]`` values.
-    """
-
-    stages: int = 2
-    min_size: int | None = None
-    dropout: tuple[float, ...] = (0.1, 0.3)
-    randaug: tuple[float, ...] = (0.0, 0.0)
-    mixup: tuple[float, ...] = (0.0, 0.0)
+    def objective(self, budget: float | None) -> Objective:
+        """The ``Objective`` this section describes, owning ``budget``."""
+        if self.type == "pareto":
+            return Objective("pareto", budget)
+        if self.type == "training_aware":
+            w, v = TRAINING_AWARE
+            return Objective("training_aware", budget, w=w if self.w is None else self.w,
+                             v=v if self.v is None else self.v)  # fmt: skip
+        if self.mode == "hard":
+            return Objective("mnas", budget, *MNAS_HARD, hard=True)
+        if self.mode == "custom":
+            assert self.alpha is not None and self.beta is not None  # checked above
+            return Objective("mnas", budget, self.alpha, self.beta)
+        return Objective("mnas", budget, *MNAS_SOFT)
 
 
 @dataclass(frozen=True)
 class ProxySpec:
     """How accuracy is estimated: the cheap training run of every candidate.
 
-    ``bn_recalibrate: always`` re-estimates BN statistics before every validation: after one
-    short epoch the running averages still lag the weights, and the pruner would compare
-    BN noise (measured on ``digits``: 20% without, 96% with, after the first epoch).
+    Written flat in YAML: ``dataset``, ``path``, ``train_size`` and ``val_size`` are the
+    data (``nas.data.DataSpec``); every other key is a field of the trainer's recipe
+    (``nas.train.TrainConfig``, whose defaults are the proxy's), but ``seed``: the
+    experiment's ``seed`` seeds the proxy.
     """
 
-    dataset: str = "digits"
-    path: str | None = None
-    train_size: int | None = None
-    val_size: float = 0.1
-    resolution: int = 32
-    epochs: int = 3
-    batch_size: int = 128
-    optimizer: str = "adamw"
-    lr: float = 3e-3
-    weight_decay: float = 0.05
-    threads: int | None = None
-    bn_recalibrate: str = "always"
-    progressive: ProgressiveSpec | None = None
+    data: DataSpec = field(default_factory=lambda: DataSpec("digits"))
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        d = self.data
+        if d.dataset not in ("digits", "synthetic"):
+            path = d.default_path
+            if path is None:
+                raise _fail("path", f"dataset {d.dataset} needs a path", None)
+            if not Path(path).exists():
+                raise _fail("path", "does not exist", path)
+
+
+PROXY_DATA_KEYS = ("dataset", "path", "train_size", "val_size")
+PROXY_TRAIN_KEYS = tuple(f.name for f in dataclasses.fields(TrainConfig) if f.name != "seed")
 
 
 @dataclass(frozen=True)
@@ -191,6 +235,16 @@ class RaySpec:
     gpus_per_trial: float = 0.0
     max_failures: int = 1
     max_concurrent_trials: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, low in (("num_cpus", 1), ("max_failures", 0), ("max_concurrent_trials", 1)):
+            count = getattr(self, name)
+            if count is not None and count < low:
+                raise _fail(name, f"must be >= {low}", count)
+        if not self.cpus_per_trial > 0:
+            raise _fail("cpus_per_trial", "must be > 0", self.cpus_per_trial)
+        if self.gpus_per_trial < 0:
+            raise _fail("gpus_per_trial", "must be >= 0", self.gpus_per_trial)
 
 
 @dataclass(frozen=True)
@@ -213,6 +267,25 @@ class SearchSpec:
     timeout_minutes: float | None = None
     ray: RaySpec = field(default_factory=RaySpec)
 
+    def __post_init__(self) -> None:
+        if self.sampler is not None and self.sampler not in ("tpe", "nsga2", "random"):
+            raise _fail("sampler", "must be tpe, nsga2 or random", self.sampler)
+        if self.trials < 1:
+            raise _fail("trials", "must be >= 1", self.trials)
+        if self.executor not in ("local", "ray"):
+            raise _fail("executor", "must be local or ray", self.executor)
+        pruners = ("median", "halving", "none") if self.executor == "local" else ("asha", "none")
+        if self.pruner is not None and self.pruner not in pruners:
+            raise _fail("pruner", f"with executor {self.executor} must be {', '.join(pruners)}", self.pruner)
+        if self.workers < 1:
+            raise _fail("workers", "must be >= 1", self.workers)
+        if self.executor == "ray" and self.workers != 1:
+            raise _fail("workers", "is for executor local; Ray sizes itself (search.ray.num_cpus)", self.workers)
+        if self.timeout_minutes is not None and not self.timeout_minutes > 0:
+            raise _fail("timeout_minutes", "must be > 0", self.timeout_minutes)
+        if self.storage is not None and "://" not in self.storage:
+            raise _fail("storage", "must be a storage URL such as sqlite:///path/study.db", self.storage)
+
 
 @dataclass(frozen=True)
 class ScaleSpec:
@@ -222,13 +295,29 @@ class ScaleSpec:
     """
 
     step: float = 0.05
-    alpha: tuple[float, ...] = (1.0, 2.0)
-    beta: tuple[float, ...] = (1.0, 1.5)
-    gamma: tuple[float, ...] = (1.0, 1.5)
+    alpha: tuple[float, float] = (1.0, 2.0)
+    beta: tuple[float, float] = (1.0, 1.5)
+    gamma: tuple[float, float] = (1.0, 1.5)
     target: float = 2.0
     tolerance: float = 0.05
     phi: int = 7
     train_members: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.step > 0:
+            raise _fail("step", "must be > 0", self.step)
+        for name in ("alpha", "beta", "gamma"):
+            bounds = getattr(self, name)
+            if not 1.0 <= bounds[0] <= bounds[1]:
+                raise _fail(name, "must be [low, high] with 1 <= low <= high", list(bounds))
+        if not self.target > 0:
+            raise _fail("target", "must be > 0", self.target)
+        if self.tolerance < 0:
+            raise _fail("tolerance", "must be >= 0", self.tolerance)
+        if self.phi < 0:
+            raise _fail("phi", "must be >= 0", self.phi)
+        if not 0 <= self.train_members <= self.phi + 1:
+            raise _fail("train_members", f"must be in [0, phi + 1 = {self.phi + 1}]", self.train_members)
 
 
 @dataclass(frozen=True)
@@ -245,6 +334,12 @@ class VerifySpec:
     seeds: int = 3
     epochs: int | None = None
     train_size: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("top_k", "seeds", "epochs", "train_size"):
+            count = getattr(self, name)
+            if count is not None and count < 1:
+                raise _fail(name, "must be >= 1", count)
 
 
 @dataclass(frozen=True)
@@ -269,6 +364,14 @@ class ExperimentSpec:
     verify: VerifySpec = field(default_factory=VerifySpec)
     output: OutputSpec = field(default_factory=OutputSpec)
 
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name:
+            raise _fail("name", "must be a non-empty name without '/'", self.name)
+        t = self.target
+        if self.objective.type == "training_aware" and t.budget is not None:
+            raise SpecError(f"target.{t.cost}: objective training_aware is normalized by the base, not a budget, "
+                            f"got {t.budget!r}")  # fmt: skip
+
     @property
     def run_dir(self) -> str:
         return self.output.dir or f"runs/{self.name}"
@@ -290,20 +393,25 @@ def _type_name(tp: Any) -> str:
 
 
 def _decode(tp: Any, value: Any, path: str) -> Any:
-    """Check ``value`` against the annotation ``tp`` (int, float, str, bool, X | None, tuple[X, ...])."""
+    """Check ``value`` against the annotation ``tp`` (int, float, str, bool, X | None,
+    tuple[X, ...], a fixed tuple[X, X], or a dataclass)."""
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
         if value is None:
             return None
-        return _decode(args[0], value, path)
+        return _decode(options[0], value, path)
     if origin is tuple:
-        (item,) = (a for a in typing.get_args(tp) if a is not Ellipsis)
+        items = typing.get_args(tp)
         if not isinstance(value, list):
             raise SpecError(f"{path}: must be a list, got {value!r}")
+        if Ellipsis not in items and len(value) != len(items):
+            raise SpecError(f"{path}: must be [first, last], got {value!r}")
         if not value:
             raise SpecError(f"{path}: must list at least one choice, got []")
-        return tuple(_decode(item, v, f"{path}[{i}]") for i, v in enumerate(value))
+        return tuple(_decode(items[0], v, f"{path}[{i}]") for i, v in enumerate(value))
+    if tp is ProxySpec:
+        return _decode_proxy(value, path)
     if dataclasses.is_dataclass(tp):
         return _decode_dataclass(tp, value, path)
     ok = {
@@ -321,228 +429,97 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
     return value
 
 
-def _decode_dataclass(cls: Any, value: Any, path: str) -> Any:
+def _mapping(value: Any, path: str, allowed: tuple[str, ...]) -> dict[str, Any]:
+    """``value`` as a mapping whose keys are all ``allowed`` (None is an empty section)."""
     if value is None:
         value = {}
     if not isinstance(value, dict):
         raise SpecError(f"{path or 'spec'}: must be a mapping, got {value!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
     for key in value:
-        if key not in names:
+        if key not in allowed:
             where = f"{path}.{key}" if path else str(key)
-            raise SpecError(f"{where}: unknown key (allowed: {', '.join(names)})")
+            raise SpecError(f"{where}: unknown key (allowed: {', '.join(allowed)})")
+    return value
+
+
+def _construct(cls: Any, value: dict[str, Any], path: str) -> Any:
+    """Decode each field of ``cls`` given in ``value``; the class validates itself, and a
+    ``ValueError`` it raises (``field: rule, got value``) is reported under ``path``."""
+    hints = typing.get_type_hints(cls)
     kwargs = {k: _decode(hints[k], v, f"{path}.{k}" if path else k) for k, v in value.items()}
-    return cls(**kwargs)
-
-
-# --------------------------------------------------------------------------- rules
-
-
-def _fail(path: str, rule: str, value: Any) -> SpecError:
-    return SpecError(f"{path}: {rule}, got {value!r}")
-
-
-def _check(spec: ExperimentSpec, purpose: str) -> None:
-    """Range and consistency rules that types alone do not express."""
-    if not spec.name or "/" in spec.name:
-        raise _fail("name", "must be a non-empty name without '/'", spec.name)
-    s, t, o, p, q = spec.space, spec.target, spec.objective, spec.proxy, spec.search
-    if s.type not in SPACES:
-        raise _fail("space.type", f"must be {' or '.join(SPACES)}", s.type)
     try:
-        load_architecture(s.base or DEFAULT_BASE[s.type])
-    except ArchitectureError as exc:
-        raise SpecError(f"space.base: {exc}") from None
-    own = {f.name for f in dataclasses.fields(SPACES[s.type])}
-    for name in ("block", "width"):
-        if getattr(s, name) is not None and name not in own:
-            raise _fail(f"space.{name}", f"is not a choice of the {s.type} space", list(getattr(s, name)))
-    for name, values, ok, rule in (
-        ("block", s.block, lambda v: v in BLOCKS, "blocks must be mbconv or fused_mbconv"),
-        ("kernel", s.kernel, lambda v: v >= 1 and v % 2 == 1, "kernels must be odd and >= 1"),
-        ("expand", s.expand, lambda v: v >= 1, "expansions must be >= 1"),
-        ("se", s.se, lambda v: 0 <= v < 1, "SE ratios must be in [0, 1)"),
-        ("width", s.width, lambda v: v > 0, "widths must be > 0"),
-        ("layers", s.layers, lambda v: -10 <= v <= 10, "layer deltas must be in [-10, 10]"),
-    ):
-        if values is None:
-            continue
-        bad = [v for v in values if not ok(v)]
-        if bad:
-            raise _fail(f"space.{name}", rule, bad[0])
-        if len(set(values)) != len(values):
-            raise _fail(f"space.{name}", "choices must be distinct", list(values))
-    for name, value in (("resolution", t.resolution), ("num_classes", t.num_classes)):
-        if value < 1:
-            raise _fail(f"target.{name}", "must be >= 1", value)
-    budgets = [n for n in ("flops", "params", "latency_ms", "step_time") if getattr(t, n) is not None]
-    if len(budgets) > 1:
-        raise _fail("target", "give at most one budget (flops, params, latency_ms or step_time)", budgets)
-    for n in budgets:
-        if not getattr(t, n) > 0:
-            raise _fail(f"target.{n}", "must be > 0", getattr(t, n))
-    m = t.step
-    for name, value, minimum in (("batch_size", m.batch_size, 1), ("threads", m.threads, 1),
-                                 ("warmup", m.warmup, 0), ("steps", m.steps, 1)):  # fmt: skip
-        if value < minimum:
-            raise _fail(f"target.step.{name}", f"must be >= {minimum}", value)
-    if m.resolution is not None and m.resolution < 1:
-        raise _fail("target.step.resolution", "must be >= 1", m.resolution)
-    if m.device != "cpu" and not m.device.startswith("cuda"):
-        raise _fail("target.step.device", "must be cpu or cuda[:N]", m.device)
-    if o.type not in ("mnas", "pareto", "training_aware"):
-        raise _fail("objective.type", "must be mnas, pareto or training_aware", o.type)
-    if o.mode not in ("soft", "hard", "custom"):
-        raise _fail("objective.mode", "must be soft, hard or custom", o.mode)
-    if purpose == "search" and o.type == "mnas" and t.budget is None:
-        raise SpecError(
-            "target: objective mnas needs a budget; set target.flops, target.params, target.latency_ms "
-            "or target.step_time"
-        )
-    if o.type == "training_aware":
-        if t.budget is not None:
-            raise _fail(f"target.{t.cost}", "objective training_aware is normalized by the base, not a budget",
-                        t.budget)  # fmt: skip
-        if o.mode != "soft" or o.alpha is not None or o.beta is not None:
-            raise _fail("objective.mode", "training_aware takes w and v, not mode, alpha or beta", o.mode)
-    elif o.w is not None or o.v is not None:
-        raise _fail("objective.w", "w and v are only read with type: training_aware", o.w if o.w is not None else o.v)
-    if o.mode == "custom" and (o.alpha is None or o.beta is None):
-        raise _fail("objective.alpha", "mode custom needs both alpha and beta", o.alpha)
-    if o.mode != "custom" and (o.alpha is not None or o.beta is not None):
-        raise _fail("objective.mode", "alpha and beta are only read with mode: custom", o.mode)
-    if p.dataset not in DATASETS:
-        raise _fail("proxy.dataset", f"must be one of {', '.join(DATASETS)}", p.dataset)
-    if p.dataset == "synthetic" and p.path is not None:
-        raise _fail("proxy.path", "synthetic data has no path", p.path)
-    if p.dataset not in ("digits", "synthetic"):
-        path = p.path or (DEFAULT_FASHION_MNIST if p.dataset == "fashion-mnist" else None)
-        if path is None:
-            raise _fail("proxy.path", f"dataset {p.dataset} needs a path", None)
-        if not Path(path).exists():
-            raise _fail("proxy.path", "does not exist", path)
-    for name, value, minimum in (("resolution", p.resolution, 1), ("epochs", p.epochs, 1),
-                                 ("batch_size", p.batch_size, 1)):  # fmt: skip
-        if value < minimum:
-            raise _fail(f"proxy.{name}", f"must be >= {minimum}", value)
-    if p.train_size is not None and p.train_size < 1:
-        raise _fail("proxy.train_size", "must be >= 1", p.train_size)
-    if not p.val_size > 0:
-        raise _fail("proxy.val_size", "must be a fraction in (0, 1) or a count >= 1", p.val_size)
-    if p.optimizer not in ("adamw", "sgd", "rmsprop"):
-        raise _fail("proxy.optimizer", "must be adamw, sgd or rmsprop", p.optimizer)
-    if not p.lr > 0:
-        raise _fail("proxy.lr", "must be > 0", p.lr)
-    if p.weight_decay < 0:
-        raise _fail("proxy.weight_decay", "must be >= 0", p.weight_decay)
-    if p.bn_recalibrate not in ("auto", "always", "never"):
-        raise _fail("proxy.bn_recalibrate", "must be auto, always or never", p.bn_recalibrate)
-    if p.threads is not None and p.threads < 1:
-        raise _fail("proxy.threads", "must be >= 1", p.threads)
-    if p.progressive is not None:
-        pg = p.progressive
-        if not 1 <= pg.stages <= p.epochs:
-            raise _fail("proxy.progressive.stages", f"must be in [1, proxy.epochs = {p.epochs}]", pg.stages)
-        if pg.min_size is not None and not 1 <= pg.min_size <= p.resolution:
-            raise _fail("proxy.progressive.min_size", f"must be in [1, proxy.resolution = {p.resolution}]",
-                        pg.min_size)  # fmt: skip
-        for name, bounds, limit in (("dropout", pg.dropout, 1.0), ("randaug", pg.randaug, 30.0),
-                                    ("mixup", pg.mixup, math.inf)):  # fmt: skip
-            if len(bounds) != 2 or not all(0 <= b < limit for b in bounds):
-                raise _fail(f"proxy.progressive.{name}", f"must be [first, last] in [0, {limit:g})", list(bounds))
-    if q.sampler is not None and q.sampler not in ("tpe", "nsga2", "random"):
-        raise _fail("search.sampler", "must be tpe, nsga2 or random", q.sampler)
-    if q.trials < 1:
-        raise _fail("search.trials", "must be >= 1", q.trials)
-    if q.executor not in ("local", "ray"):
-        raise _fail("search.executor", "must be local or ray", q.executor)
-    pruners = ("median", "halving", "none") if q.executor == "local" else ("asha", "none")
-    if q.pruner is not None and q.pruner not in pruners:
-        raise _fail("search.pruner", f"with executor {q.executor} must be {', '.join(pruners)}", q.pruner)
-    if q.workers < 1:
-        raise _fail("search.workers", "must be >= 1", q.workers)
-    if q.timeout_minutes is not None and not q.timeout_minutes > 0:
-        raise _fail("search.timeout_minutes", "must be > 0", q.timeout_minutes)
-    if purpose == "scale" and q.executor != "local":
-        raise _fail("search.executor", "the grid search runs on executor local (with search.workers)", q.executor)
-    if q.executor == "ray" and q.workers != 1:
-        raise _fail("search.workers", "is for executor local; Ray sizes itself (search.ray.num_cpus)", q.workers)
-    ray = q.ray
-    for name, count, low in (("num_cpus", ray.num_cpus, 1), ("max_failures", ray.max_failures, 0),
-                             ("max_concurrent_trials", ray.max_concurrent_trials, 1)):  # fmt: skip
-        if count is not None and count < low:
-            raise _fail(f"search.ray.{name}", f"must be >= {low}", count)
-    if not ray.cpus_per_trial > 0:
-        raise _fail("search.ray.cpus_per_trial", "must be > 0", ray.cpus_per_trial)
-    if ray.gpus_per_trial < 0:
-        raise _fail("search.ray.gpus_per_trial", "must be >= 0", ray.gpus_per_trial)
-    if q.storage is not None and "://" not in q.storage:
-        raise _fail("search.storage", "must be a storage URL such as sqlite:///path/study.db", q.storage)
-    v = spec.verify
-    for name, count in (("top_k", v.top_k), ("seeds", v.seeds), ("epochs", v.epochs), ("train_size", v.train_size)):
-        if count is not None and count < 1:
-            raise _fail(f"verify.{name}", "must be >= 1", count)
-    g = spec.scale
-    if not g.step > 0:
-        raise _fail("scale.step", "must be > 0", g.step)
-    for name, bounds in (("alpha", g.alpha), ("beta", g.beta), ("gamma", g.gamma)):
-        if len(bounds) != 2 or not 1.0 <= bounds[0] <= bounds[1]:
-            raise _fail(f"scale.{name}", "must be [low, high] with 1 <= low <= high", list(bounds))
-    if not g.target > 0:
-        raise _fail("scale.target", "must be > 0", g.target)
-    if g.tolerance < 0:
-        raise _fail("scale.tolerance", "must be >= 0", g.tolerance)
-    if g.phi < 0:
-        raise _fail("scale.phi", "must be >= 0", g.phi)
-    if not 0 <= g.train_members <= g.phi + 1:
-        raise _fail("scale.train_members", f"must be in [0, phi + 1 = {g.phi + 1}]", g.train_members)
+        return cls(**kwargs)
+    except SpecError:
+        raise
+    except ValueError as exc:
+        raise SpecError(f"{path}.{exc}" if path else str(exc)) from None
+
+
+def _decode_dataclass(cls: Any, value: Any, path: str) -> Any:
+    return _construct(cls, _mapping(value, path, tuple(f.name for f in dataclasses.fields(cls))), path)
+
+
+def _decode_proxy(value: Any, path: str) -> ProxySpec:
+    """The flat ``proxy`` section: data keys to a ``DataSpec``, the rest to a ``TrainConfig``."""
+    value = _mapping(value, path, PROXY_DATA_KEYS + PROXY_TRAIN_KEYS)
+    data = _construct(DataSpec, {"dataset": "digits", **{k: v for k, v in value.items() if k in PROXY_DATA_KEYS}},
+                      path)  # fmt: skip
+    train = _construct(TrainConfig, {k: v for k, v in value.items() if k in PROXY_TRAIN_KEYS}, path)
+    try:
+        return ProxySpec(data=data, train=train)
+    except ValueError as exc:
+        raise SpecError(f"{path}.{exc}") from None
+
+
+# --------------------------------------------------------------------------- resolution
+
+PURPOSES = ("search", "scale")
 
 
 def _resolve_verify(spec: ExperimentSpec, given: dict[str, Any]) -> VerifySpec:
     """Defaults of the fields the user left out (a written-out ``train_size: null`` means all)."""
-    v, p = spec.verify, spec.proxy
+    v, data, train = spec.verify, spec.proxy.data, spec.proxy.train
     changes: dict[str, Any] = {}
     if v.enabled is None:
-        changes["enabled"] = p.dataset not in ("digits", "synthetic")
+        changes["enabled"] = data.dataset not in ("digits", "synthetic")
     if v.epochs is None:
-        changes["epochs"] = 2 * p.epochs
-    if "train_size" not in given and p.train_size is not None:
-        changes["train_size"] = 2 * p.train_size
+        changes["epochs"] = 2 * train.epochs
+    if "train_size" not in given and data.train_size is not None:
+        changes["train_size"] = 2 * data.train_size
     return dataclasses.replace(v, **changes)
 
 
-def _resolve_space(s: SpaceSpec) -> SpaceSpec:
-    """Fill the base and every choice left out from the space's own defaults (one source)."""
-    own = {f.name: f.default for f in dataclasses.fields(SPACES[s.type]) if f.name != "base"}
-    changes: dict[str, Any] = {name: default for name, default in own.items() if getattr(s, name) is None}
-    if s.base is None:
-        changes["base"] = DEFAULT_BASE[s.type]
-    return dataclasses.replace(s, **changes)
-
-
 def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
-    """Validate a decoded YAML mapping into an ``ExperimentSpec``.
+    """Validate a decoded YAML mapping into an ``ExperimentSpec`` with every default resolved.
 
-    ``purpose`` is ``search`` or ``scale``; a scaling spec needs no budget.
+    ``purpose`` is ``search`` or ``scale``: a search with the ``mnas`` objective needs a
+    budget; the grid search of a scaling spec runs on the local executor.
     """
+    if purpose not in PURPOSES:
+        raise ValueError(f"purpose: must be search or scale, got {purpose!r}")
     spec: ExperimentSpec = _decode_dataclass(ExperimentSpec, data, "")
-    _check(spec, purpose)
+    if purpose == "search" and spec.objective.type == "mnas" and spec.target.budget is None:
+        raise SpecError(
+            "target: objective mnas needs a budget; set target.flops, target.params, target.latency_ms "
+            "or target.step_time"
+        )
+    if purpose == "scale" and spec.search.executor != "local":
+        raise SpecError(f"search.executor: the grid search runs on executor local (with search.workers), "
+                        f"got {spec.search.executor!r}")  # fmt: skip
     given = data.get("verify") if isinstance(data, dict) else None
     spec = dataclasses.replace(spec, verify=_resolve_verify(spec, given if isinstance(given, dict) else {}))
-    spec = dataclasses.replace(spec, space=_resolve_space(spec.space))
+    spec = dataclasses.replace(spec, space=spec.space.resolved())
     o = spec.objective
     if o.type == "training_aware":  # the paper's exponents, written out in the resolved spec
         w, v = TRAINING_AWARE
         spec = dataclasses.replace(spec, objective=dataclasses.replace(o, w=w if o.w is None else o.w,
                                                                           v=v if o.v is None else o.v))  # fmt: skip
-    if spec.search.sampler is None:  # pinned explicitly, never left to Optuna's defaults
-        sampler = "nsga2" if spec.objective.type == "pareto" else "tpe"
-        spec = dataclasses.replace(spec, search=dataclasses.replace(spec.search, sampler=sampler))
-    if spec.search.pruner is None:
-        pruner = "median" if spec.search.executor == "local" else "asha"
-        spec = dataclasses.replace(spec, search=dataclasses.replace(spec.search, pruner=pruner))
-    return spec
+    search = spec.search
+    if search.sampler is None:  # pinned explicitly, never left to Optuna's defaults
+        search = dataclasses.replace(search, sampler="nsga2" if spec.objective.type == "pareto" else "tpe")
+    if search.pruner is None:
+        search = dataclasses.replace(search, pruner="median" if search.executor == "local" else "asha")
+    return dataclasses.replace(spec, search=search)
 
 
 def load_spec(path: str | Path, *, purpose: str = "search") -> ExperimentSpec:
@@ -564,7 +541,7 @@ def load_spec(path: str | Path, *, purpose: str = "search") -> ExperimentSpec:
 
 
 def spec_to_dict(spec: ExperimentSpec) -> dict[str, Any]:
-    """Plain data (lists, not tuples) with every default written out."""
+    """Plain data (lists, not tuples) with every default written out; ``proxy`` flat, as in YAML."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, tuple):
@@ -574,6 +551,9 @@ def spec_to_dict(spec: ExperimentSpec) -> dict[str, Any]:
         return value
 
     out: dict[str, Any] = plain(dataclasses.asdict(spec))
+    proxy = out.pop("proxy")
+    out["proxy"] = {**{k: proxy["data"][k] for k in PROXY_DATA_KEYS},
+                    **{k: proxy["train"][k] for k in PROXY_TRAIN_KEYS}}  # fmt: skip
     return out
 
 

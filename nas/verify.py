@@ -13,7 +13,6 @@ again, so a killed verification resumes with ``nas search --resume``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import statistics
 import time
@@ -28,13 +27,14 @@ from optuna.trial import FrozenTrial
 from search_spaces import Architecture, architecture_from_dict
 
 from . import journal
-from .data import DataError, Dataset, DataSpec, load_dataset
+from .data import Dataset
+from .objectives import Objective
+from .plan import RunPlan
 from .progress import format_duration
-from .search import build_objective, completed, pareto_trials, proxy_config
-from .spec import ExperimentSpec
+from .study import completed
 from .train import train
 
-__all__ = ["VERIFY_FILE", "Verified", "candidates", "read_verified", "run_verification", "summarize"]
+__all__ = ["VERIFY_FILE", "Verified", "candidates", "read_verified", "run_verification", "summarize", "verified_best"]
 
 VERIFY_FILE = "verify.jsonl"
 
@@ -50,28 +50,13 @@ class Verified:
     runs: int
     accuracy_mean: float
     seconds: float
+    cost: float
 
 
-def candidates(spec: ExperimentSpec, study: optuna.Study) -> list[FrozenTrial]:
-    """The top ``verify.top_k`` trials by proxy score: reward (feasible only for the hard
-    form), or for ``pareto`` the feasible members of the front by accuracy."""
-    budget = spec.target.budget
-    if spec.objective.type == "pareto":
-        pool = [t for t in pareto_trials(study) if budget is None or t.user_attrs["cost"] <= budget]
-        key = "accuracy"
-    else:
-        pool = [t for t in completed(study) if t.user_attrs.get("accuracy") is not None
-                and t.user_attrs.get("reward") is not None]  # fmt: skip
-        if spec.objective.mode == "hard" and budget is not None:
-            pool = [t for t in pool if t.user_attrs["cost"] <= budget]
-        key = "reward"
-    pool.sort(key=lambda t: (-t.user_attrs[key], t.number))
-    return pool[: spec.verify.top_k]
-
-
-def score_key(spec: ExperimentSpec) -> str:
-    """What verification compares: the reward, or accuracy for a Pareto search."""
-    return "accuracy" if spec.objective.type == "pareto" else "reward"
+def candidates(plan: RunPlan, study: optuna.Study) -> list[FrozenTrial]:
+    """The top ``verify.top_k`` contenders by proxy score (the objective's ranking: feasible
+    ones only under a constraining budget; the front's members for ``pareto``)."""
+    return plan.objective.candidates(completed(study), plan.spec.verify.top_k)
 
 
 def read_verified(run_dir: Path) -> dict[tuple[int, int], dict[str, Any]]:
@@ -80,52 +65,37 @@ def read_verified(run_dir: Path) -> dict[tuple[int, int], dict[str, Any]]:
             if "trial" in r and "seed" in r}  # fmt: skip
 
 
-def verify_accuracy(arch: Architecture, data: Dataset, spec: ExperimentSpec, seed: int) -> tuple[float, float, str]:
+def verify_accuracy(arch: Architecture, data: Dataset, plan: RunPlan, seed: int) -> tuple[float, float, str]:
     """(validation accuracy or NaN, seconds, failure reason) of one verification run."""
-    v = spec.verify
-    assert v.epochs is not None
-    config = dataclasses.replace(proxy_config(spec), epochs=v.epochs, seed=seed)
-    if config.progressive is not None:
-        config = dataclasses.replace(config, progressive=dataclasses.replace(
-            config.progressive, stages=min(config.progressive.stages, v.epochs)))  # fmt: skip
-    result = train(arch, data, config)
+    result = train(arch, data, plan.verify_train(seed))
     if result.status != "ok":
         return math.nan, result.seconds, result.reason
     return result.val_accuracy, result.seconds, ""
 
 
-def run_verification(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *,
+def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
                      log: Callable[[str], None] = print) -> dict[int, Verified]:  # fmt: skip
     """Retrain the top-k candidates with every seed not yet in ``verify.jsonl``."""
-    v, p = spec.verify, spec.proxy
-    chosen = candidates(spec, study)
+    spec, objective = plan.spec, plan.objective
+    v = spec.verify
+    chosen = candidates(plan, study)
     seeds = [spec.seed + i for i in range(v.seeds)]
     path = run_dir / VERIFY_FILE
     done = read_verified(run_dir)
     journal.compact(path, list(done.values()))
     todo = [(t, s) for t in chosen for s in seeds if (t.number, s) not in done]
     total = len(chosen) * len(seeds)
-    log(f"verification: top {len(chosen)} by proxy {score_key(spec)}, {len(seeds)} seeds each, "
+    log(f"verification: top {len(chosen)} by proxy {objective.score_key}, {len(seeds)} seeds each, "
         f"{v.epochs} epochs on {v.train_size or 'all'} training images; "
         f"{total - len(todo)}/{total} runs done, {len(todo)} to run")  # fmt: skip
     if todo:
-        try:
-            data = load_dataset(DataSpec(p.dataset, path=p.path, train_size=v.train_size, val_size=p.val_size),
-                                seed=spec.seed)  # fmt: skip
-        except DataError as exc:
-            if "exceeds" not in str(exc):
-                raise
-            log(f"verification: {exc}; using every training image")
-            data = load_dataset(DataSpec(p.dataset, path=p.path, val_size=p.val_size), seed=spec.seed)
-        objective = build_objective(spec)
+        data = plan.load_verify_data(log)
         started = time.perf_counter()
         for i, (trial, seed) in enumerate(todo, 1):
             a = trial.user_attrs
             arch = architecture_from_dict(a["architecture"])
-            accuracy, seconds, reason = verify_accuracy(arch, data, spec, seed)
-            values = objective.values(accuracy, a["cost"], spec.target.budget, step_ratio=a.get("step_ratio"),
-                                      param_ratio=a.get("param_ratio"))  # fmt: skip
-            reward = values[0] if objective.single else None
+            accuracy, seconds, reason = verify_accuracy(arch, data, plan, seed)
+            reward = objective.reward(objective.values(accuracy, a))
             record = {"trial": trial.number, "seed": seed, "accuracy": accuracy, "reward": reward,
                       "seconds": seconds, "status": "failed" if reason else "ok", "reason": reason}  # fmt: skip
             journal.append(path, record)
@@ -135,13 +105,13 @@ def run_verification(spec: ExperimentSpec, study: optuna.Study, run_dir: Path, *
                 f"acc {100 * accuracy:.2f}%" + (f"  reward {reward:.4f}" if reward is not None else "")
                 + (f"  ({reason})" if reason else "")
                 + f" | {seconds:.0f}s | left ~{format_duration(left)}")  # fmt: skip
-    return summarize(spec, chosen, done)
+    return summarize(objective, chosen, done)
 
 
-def summarize(spec: ExperimentSpec, chosen: list[FrozenTrial],
+def summarize(objective: Objective, chosen: list[FrozenTrial],
               done: dict[tuple[int, int], dict[str, Any]]) -> dict[int, Verified]:  # fmt: skip
     """Mean and std of the verified score of each chosen trial (failed runs left out)."""
-    key = score_key(spec)
+    key = objective.score_key
     out: dict[int, Verified] = {}
     for t in chosen:
         runs = [r for (n, _), r in sorted(done.items()) if n == t.number and r["status"] == "ok"]
@@ -156,13 +126,21 @@ def summarize(spec: ExperimentSpec, chosen: list[FrozenTrial],
             runs=len(scores),
             accuracy_mean=statistics.fmean(float(r["accuracy"]) for r in runs),
             seconds=sum(float(r["seconds"]) for r in runs),
+            cost=float(t.user_attrs["cost"]),
         )
     return out
 
 
-def verified_results(spec: ExperimentSpec, study: optuna.Study, run_dir: Path) -> dict[int, Verified]:
+def verified_results(plan: RunPlan, study: optuna.Study, run_dir: Path) -> dict[int, Verified]:
     """What ``verify.jsonl`` holds for the current top-k (for reports)."""
-    return summarize(spec, candidates(spec, study), read_verified(run_dir))
+    return summarize(plan.objective, candidates(plan, study), read_verified(run_dir))
+
+
+def verified_best(objective: Objective, verified: dict[int, Verified]) -> int | None:
+    """The trial with the best mean verified score (the objective's comparison), or None."""
+    if not verified:
+        return None
+    return min(verified.values(), key=lambda v: objective.sort_key(v.mean, v.cost, v.trial)).trial
 
 
 def kendall_tau(a: list[float], b: list[float]) -> float:

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from .compound import EFFICIENTNET_TABLE, Coefficients, efficientnet_family, scale
+from .compound import (
+    EFFICIENTNET_TABLE,
+    RESOLUTION_DIVISOR,
+    Coefficients,
+    efficientnet_family,
+    flops_product,
+    scale,
+    scaled_resolution,
+)
+from .naive import NaiveBaseline, scale_to_budget
 from .rounding import V1_ROUND_LIMIT, V2_ROUND_LIMIT, round_filters, round_repeats
 
 __all__ = [
     "EFFICIENTNET_TABLE",
+    "RESOLUTION_DIVISOR",
     "V1_ROUND_LIMIT",
     "V2_ROUND_LIMIT",
     "Coefficients",
+    "NaiveBaseline",
     "efficientnet_family",
+    "flops_product",
     "round_filters",
     "round_repeats",
     "scale",
+    "scale_to_budget",
+    "scaled_resolution",
 ]

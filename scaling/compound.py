@@ -9,7 +9,39 @@ from search_spaces import Architecture, Head, Stem
 
 from .rounding import V1_ROUND_LIMIT, round_filters, round_repeats
 
-__all__ = ["EFFICIENTNET_TABLE", "Coefficients", "efficientnet_family", "scale"]
+__all__ = [
+    "EFFICIENTNET_TABLE",
+    "RESOLUTION_DIVISOR",
+    "Coefficients",
+    "efficientnet_family",
+    "flops_product",
+    "scale",
+    "scaled_resolution",
+]
+
+RESOLUTION_DIVISOR = 8
+"""Scaled input sizes are rounded to the nearest multiple of 8 (at least 8), as the
+accelerators that run these networks prefer; the published B1-B7 sizes are hand-picked and
+come from the table instead (reference §2.1)."""
+
+
+def flops_product(alpha: float, beta: float, gamma: float) -> float:
+    """``alpha * beta**2 * gamma**2``: the FLOPs growth of one compound-scaling step (P1 Eq. 3).
+
+    FLOPs grow linearly with depth and quadratically with width and resolution.
+    """
+    return alpha * beta * beta * gamma * gamma
+
+
+def scaled_resolution(resolution: int, factor: float, *, divisor: int = RESOLUTION_DIVISOR) -> int:
+    """``resolution * factor`` rounded to the nearest multiple of ``divisor`` (at least ``divisor``).
+
+    Deployment resolutions use ``RESOLUTION_DIVISOR``; a proxy's small images use ``divisor=1``
+    (the nearest pixel), where rounding to 8 would distort the ratio.
+    """
+    if not factor > 0:
+        raise ValueError(f"factor: must be > 0, got {factor}")
+    return max(divisor, round(resolution * factor / divisor) * divisor)
 
 
 @dataclass(frozen=True)

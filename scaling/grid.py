@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from search_spaces import Architecture, architecture_hash, count_flops, count_params
 
-from .compound import scale
+from .compound import flops_product, scale, scaled_resolution
 
 __all__ = ["Candidate", "GridRow", "best_row", "grid_candidates", "grid_row", "scale_candidate"]
 
@@ -48,14 +48,15 @@ def grid_candidates(
         for a in _values(*alpha, step)
         for b in _values(*beta, step)
         for g in _values(*gamma, step)
-        if abs(a * b * b * g * g - target) <= tolerance + 1e-12
+        if abs(flops_product(a, b, g) - target) <= tolerance + 1e-12
     ]
 
 
-def scale_candidate(base: Architecture, candidate: Candidate, *, resolution: int) -> Architecture:
-    """The base scaled at phi = 1: depth alpha, width beta, and the given (gamma-scaled) resolution."""
+def scale_candidate(base: Architecture, candidate: Candidate) -> Architecture:
+    """The base scaled at phi = 1: depth alpha, width beta, resolution gamma (``scaled_resolution``)."""
     a, b, g = candidate
-    return scale(base, depth=a, width=b, resolution=resolution, name=f"{base.name}-a{a:g}-b{b:g}-g{g:g}")
+    return scale(base, depth=a, width=b, resolution=scaled_resolution(base.resolution, g),
+                 name=f"{base.name}-a{a:g}-b{b:g}-g{g:g}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,17 +90,17 @@ def grid_row(
 ) -> GridRow:
     """Score one candidate with ``evaluate(arch, candidate) -> (accuracy, seconds)``.
 
-    FLOPs are counted at the base's own resolution times gamma (rounded), so the ratio is
-    the cost of the scaled model where it will run, against the base's.
+    FLOPs are counted at the base's own resolution times gamma (``scaled_resolution``), so
+    the ratio is the cost of the scaled model where it will run, against the base's.
     """
     a, b, g = candidate
-    resolution = round(base.resolution * g)
-    arch = scale_candidate(base, candidate, resolution=resolution)
+    arch = scale_candidate(base, candidate)
     base_flops = count_flops(base, num_classes=num_classes)
     flops = count_flops(arch, num_classes=num_classes)
     accuracy, seconds = evaluate(arch, candidate)
-    return GridRow(a, b, g, a * b * b * g * g, flops / base_flops, flops, count_params(arch, num_classes=num_classes),
-                   accuracy, seconds, architecture_hash(arch))  # fmt: skip
+    params = count_params(arch, num_classes=num_classes)
+    return GridRow(a, b, g, flops_product(a, b, g), flops / base_flops, flops, params, accuracy, seconds,
+                   architecture_hash(arch))  # fmt: skip
 
 
 def best_row(rows: Mapping[Candidate, GridRow] | list[GridRow]) -> GridRow:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from .architecture import (
     ACTIVATIONS,
-    BLOCKS,
     FORMAT,
     Architecture,
     ArchitectureError,
@@ -25,16 +24,19 @@ from .architecture import (
 from .builder import EfficientNet, build_model, drop_path_rates
 from .cost import StageCost, cost_breakdown, count_flops, count_params
 from .presets import load_architecture, load_architecture_with_metrics, preset_names, preset_path
+from .registry import BLOCK_KINDS, BLOCKS, BlockKind, block_kind
 from .spaces import SPACES, MBConvSpace, Space, TrainingAwareSpace
 from .timm_notation import from_timm, to_timm
 
 __all__ = [
     "ACTIVATIONS",
     "BLOCKS",
+    "BLOCK_KINDS",
     "FORMAT",
     "SPACES",
     "Architecture",
     "ArchitectureError",
+    "BlockKind",
     "EfficientNet",
     "Head",
     "MBConvSpace",
@@ -46,6 +48,7 @@ __all__ = [
     "architecture_from_dict",
     "architecture_hash",
     "architecture_to_dict",
+    "block_kind",
     "build_model",
     "cost_breakdown",
     "count_flops",

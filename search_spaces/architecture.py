@@ -16,9 +16,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .files import atomic_write
+
 __all__ = [
     "ACTIVATIONS",
-    "BLOCKS",
     "FORMAT",
     "Architecture",
     "ArchitectureError",
@@ -34,7 +35,6 @@ __all__ = [
 ]
 
 FORMAT = "effnas.architecture/1"
-BLOCKS = ("mbconv", "fused_mbconv")
 ACTIVATIONS = ("silu", "relu")
 
 
@@ -152,6 +152,8 @@ def _object(value: Any, path: str, required: set[str], optional: set[str]) -> Ma
 
 
 def _stage(value: Any, path: str) -> Stage:
+    from .registry import BLOCK_KINDS  # the known block kinds (the registry imports this module)
+
     names = {f.name for f in fields(Stage)}
     data = _object(value, path, names, set())
     kernel = _int(data["kernel"], f"{path}.kernel", minimum=1)
@@ -161,7 +163,7 @@ def _stage(value: Any, path: str) -> Stage:
     if stride not in (1, 2):
         raise ArchitectureError(f"{path}.stride", f"must be 1 or 2, got {stride}")
     return Stage(
-        block=_choice(data["block"], f"{path}.block", BLOCKS),
+        block=_choice(data["block"], f"{path}.block", tuple(BLOCK_KINDS)),
         repeats=_int(data["repeats"], f"{path}.repeats", minimum=1),
         kernel=kernel,
         stride=stride,
@@ -298,7 +300,5 @@ def save_architecture(
         raise FileExistsError(f"{path}: already exists; choose another path or remove it")
     text = dumps_architecture(arch, metrics)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, text)
     return path

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from .architecture import Architecture
-from .blocks import BNSettings, ConvBNAct, FusedMBConv, MBConv
+from .blocks import BNSettings, ConvBNAct
+from .registry import block_kind
 
 __all__ = ["EfficientNet", "build_model", "drop_path_rates"]
 
@@ -39,7 +40,7 @@ class EfficientNet(nn.Module):
         stages: list[nn.Module] = []
         channels = arch.stem.channels
         for stage in arch.stages:
-            block_cls = MBConv if stage.block == "mbconv" else FusedMBConv
+            block_cls = block_kind(stage.block).module
             blocks = []
             for i in range(stage.repeats):
                 blocks.append(

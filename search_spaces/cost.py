@@ -17,7 +17,17 @@ from dataclasses import dataclass
 from .architecture import Architecture, Stage
 from .blocks import se_channels
 
-__all__ = ["Cost", "StageCost", "block_cost", "conv_output_size", "cost_breakdown", "count_flops", "count_params"]
+__all__ = [
+    "Cost",
+    "StageCost",
+    "block_cost",
+    "conv_output_size",
+    "cost_breakdown",
+    "count_flops",
+    "count_params",
+    "fused_mbconv_cost",
+    "mbconv_cost",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,24 +77,37 @@ def _se(channels: int, reduced: int) -> Cost:
     )
 
 
-def block_cost(stage: Stage, *, in_channels: int, in_size: int, stride: int) -> Cost:
-    """One MBConv or Fused-MBConv block of ``stage`` (the layer list of ``blocks.py``)."""
-    c_in, c_out, k, e = in_channels, stage.channels, stage.kernel, stage.expand
-    out_size = conv_output_size(in_size, stride)
+def mbconv_cost(stage: Stage, *, in_channels: int, in_size: int, stride: int) -> Cost:
+    """One MBConv block: 1x1 expand (skipped at e = 1), k x k depthwise, SE, 1x1 project."""
+    c_in, c_out, k = in_channels, stage.channels, stage.kernel
+    out_size, mid = conv_output_size(in_size, stride), c_in * stage.expand
     cost = Cost()
-    if stage.block == "mbconv":
-        mid = c_in * e
-        if e != 1:
-            cost += _conv_bn(c_in, mid, kernel=1, out_size=in_size)
-        cost += _conv_bn(mid, mid, kernel=k, out_size=out_size, groups=mid)
-    else:
-        mid = c_in * e if e != 1 else c_out
-        cost += _conv_bn(c_in, mid, kernel=k, out_size=out_size)
+    if stage.expand != 1:
+        cost += _conv_bn(c_in, mid, kernel=1, out_size=in_size)
+    cost += _conv_bn(mid, mid, kernel=k, out_size=out_size, groups=mid)
     if stage.se > 0:
         cost += _se(mid, se_channels(c_in, stage.se))
-    if stage.block == "mbconv" or e != 1:
+    return cost + _conv_bn(mid, c_out, kernel=1, out_size=out_size)
+
+
+def fused_mbconv_cost(stage: Stage, *, in_channels: int, in_size: int, stride: int) -> Cost:
+    """One Fused-MBConv block: k x k conv to the expanded width (the output at e = 1), SE,
+    then a 1x1 project unless e = 1."""
+    c_in, c_out, k, e = in_channels, stage.channels, stage.kernel, stage.expand
+    out_size, mid = conv_output_size(in_size, stride), (c_in * e if e != 1 else c_out)
+    cost = _conv_bn(c_in, mid, kernel=k, out_size=out_size)
+    if stage.se > 0:
+        cost += _se(mid, se_channels(c_in, stage.se))
+    if e != 1:
         cost += _conv_bn(mid, c_out, kernel=1, out_size=out_size)
     return cost
+
+
+def block_cost(stage: Stage, *, in_channels: int, in_size: int, stride: int) -> Cost:
+    """One block of ``stage``, counted by its kind's entry in the block registry."""
+    from .registry import block_kind
+
+    return block_kind(stage.block).cost(stage, in_channels=in_channels, in_size=in_size, stride=stride)
 
 
 def cost_breakdown(

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from .architecture import Architecture
+from .registry import block_kind
 from .rounding import make_divisible
 
 __all__ = ["SPACES", "MBConvSpace", "Space", "Suggester", "TrainingAwareSpace"]
@@ -48,12 +49,12 @@ class MBConvSpace:
     se: tuple[float, ...] = (0.0, 0.25)
     layers: tuple[int, ...] = (-1, 0, 1)
     width: tuple[float, ...] = (0.75, 1.0, 1.25)
+    conditional: ClassVar[bool] = False  # every parameter is asked of every trial
 
     def __post_init__(self) -> None:
         _check_common(self.kernel, self.expand, self.se, self.layers)
         _check_distinct("width", self.width)
-        if any(w <= 0 for w in self.width):
-            raise ValueError(f"space.width: multipliers must be > 0, got {list(self.width)}")
+        _check_each("width", self.width, lambda w: w > 0, "widths must be > 0")
 
     def stage_layers(self, index: int) -> list[int]:
         """Distinct layer counts of stage ``index``: base + delta, at least 1, sorted."""
@@ -113,13 +114,16 @@ class TrainingAwareSpace:
     expand: tuple[int, ...] = (1, 4, 6)
     se: tuple[float, ...] = (0.25,)
     layers: tuple[int, ...] = (-1, 0, 1)
+    conditional: ClassVar[bool] = True  # sN.se is asked only of MBConv stages
 
     def __post_init__(self) -> None:
         _check_common(self.kernel, self.expand, self.se, self.layers)
         _check_distinct("block", self.block)
-        bad = [b for b in self.block if b not in ("mbconv", "fused_mbconv")]
-        if bad:
-            raise ValueError(f"space.block: must be mbconv or fused_mbconv, got {bad[0]!r}")
+        for b in self.block:
+            try:
+                block_kind(b)
+            except ValueError as exc:
+                raise ValueError(f"space.{exc}") from None
 
     def stage_layers(self, index: int) -> list[int]:
         """Distinct layer counts of stage ``index``: base + delta, at least 1, sorted."""
@@ -190,16 +194,26 @@ def _check_distinct(name: str, values: Sequence[Any]) -> None:
         raise ValueError(f"space.{name}: choices must be distinct, got {list(values)}")
 
 
+def _check_each(name: str, values: Sequence[Any], ok: Callable[[Any], bool], rule: str) -> None:
+    """Every choice of ``space.<name>`` passes ``ok``; the error names the first that does not."""
+    bad = [v for v in values if not ok(v)]
+    if bad:
+        raise ValueError(f"space.{name}: {rule}, got {bad[0]!r}")
+
+
 def _check_common(kernel: Sequence[int], expand: Sequence[int], se: Sequence[float], layers: Sequence[int]) -> None:
     """The checks every space shares: non-empty, distinct, in range."""
     for name, values in (("kernel", kernel), ("expand", expand), ("se", se), ("layers", layers)):
         _check_distinct(name, values)
-    if any(k < 1 or k % 2 == 0 for k in kernel):
-        raise ValueError(f"space.kernel: kernels must be odd and >= 1, got {list(kernel)}")
-    if any(e < 1 for e in expand):
-        raise ValueError(f"space.expand: expansions must be >= 1, got {list(expand)}")
-    if any(not 0 <= s < 1 for s in se):
-        raise ValueError(f"space.se: ratios must be in [0, 1), got {list(se)}")
+    _check_each("kernel", kernel, lambda k: k >= 1 and k % 2 == 1, "kernels must be odd and >= 1")
+    _check_each("expand", expand, lambda e: e >= 1, "expansions must be >= 1")
+    _check_each("se", se, lambda r: 0 <= r < 1, "SE ratios must be in [0, 1)")
+    _check_each("layers", layers, lambda d: -MAX_LAYER_DELTA <= d <= MAX_LAYER_DELTA,
+                f"layer deltas must be in [-{MAX_LAYER_DELTA}, {MAX_LAYER_DELTA}]")  # fmt: skip
+
+
+MAX_LAYER_DELTA = 10
+"""The largest change of a stage's layer count that a space may offer."""
 
 
 Space = MBConvSpace | TrainingAwareSpace

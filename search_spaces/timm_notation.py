@@ -18,33 +18,50 @@ from typing import Any
 
 from .architecture import Architecture, Head, Stage, Stem
 
-__all__ = ["decode_block_string", "encode_stage", "from_timm", "to_timm"]
+__all__ = ["decode_block_string", "encode_fused_mbconv", "encode_mbconv", "encode_stage", "from_timm", "to_timm"]
 
 _ACT_TO_TIMM = {"silu": "swish", "relu": "relu"}
 _ACT_FROM_TIMM = {"swish": "silu", "silu": "silu", "relu": "relu"}
 
 
-def encode_stage(stage: Stage) -> str:
-    """The timm block string of one stage."""
+def encode_mbconv(stage: Stage) -> str:
+    """An MBConv stage: ``ds`` at expand 1, else ``ir``."""
     r, k, s, e, c = stage.repeats, stage.kernel, stage.stride, stage.expand, stage.channels
-    se = f"_se{stage.se!r}" if stage.se > 0 else ""  # repr: the shortest exact float text
-    if stage.block == "mbconv":
-        kind = "ds" if e == 1 else "ir"
-        return f"{kind}_r{r}_k{k}_s{s}_e{e}_c{c}{se}"
+    return f"{'ds' if e == 1 else 'ir'}_r{r}_k{k}_s{s}_e{e}_c{c}{_se(stage)}"
+
+
+def encode_fused_mbconv(stage: Stage) -> str:
+    """A Fused-MBConv stage: ``er``, or ``cn_..._skip`` at expand 1 (which has no SE in timm)."""
+    r, k, s, e, c = stage.repeats, stage.kernel, stage.stride, stage.expand, stage.channels
     if e != 1:
-        return f"er_r{r}_k{k}_s{s}_e{e}_c{c}{se}"
-    if se:
+        return f"er_r{r}_k{k}_s{s}_e{e}_c{c}{_se(stage)}"
+    if stage.se > 0:
         raise ValueError("a fused_mbconv stage with expand 1 and SE has no timm notation (timm 'cn' has no SE)")
     return f"cn_r{r}_k{k}_s{s}_c{c}_skip"
+
+
+def _se(stage: Stage) -> str:
+    return f"_se{stage.se!r}" if stage.se > 0 else ""  # repr: the shortest exact float text
+
+
+def encode_stage(stage: Stage) -> str:
+    """The timm block string of one stage, by its kind's entry in the block registry."""
+    from .registry import block_kind
+
+    return block_kind(stage.block).encode_timm(stage)
 
 
 def decode_block_string(text: str) -> Stage:
     """Parse one timm block string into a stage; raises ``ValueError`` naming the bad token."""
     if not isinstance(text, str) or not text:
         raise ValueError(f"block string: must be a non-empty string, got {text!r}")
+    from .registry import timm_block_kind
+
     kind, *tokens = text.split("_")
-    if kind not in ("ds", "ir", "er", "cn"):
-        raise ValueError(f"{text!r}: unsupported block type {kind!r} (expected ds, ir, er or cn)")
+    try:
+        block = timm_block_kind(kind).name
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
     values: dict[str, str] = {}
     skip = False
     for token in tokens:
@@ -67,12 +84,12 @@ def decode_block_string(text: str) -> Stage:
     if kind == "cn":
         if not skip or e != 1 or se:
             raise ValueError(f"{text!r}: 'cn' blocks are read as Fused-MBConv e1 and need '_skip', no 'e' or 'se'")
-        return Stage("fused_mbconv", r, k, s, 1, c, 0.0)
+        return Stage(block, r, k, s, 1, c, 0.0)
     if skip:
         raise ValueError(f"{text!r}: unsupported token 'skip' for {kind!r}")
     if kind == "ds" and e != 1:
         raise ValueError(f"{text!r}: 'ds' blocks have expand 1, got e{e}")
-    return Stage("fused_mbconv" if kind == "er" else "mbconv", r, k, s, e, c, se)
+    return Stage(block, r, k, s, e, c, se)
 
 
 def to_timm(arch: Architecture) -> dict[str, Any]:

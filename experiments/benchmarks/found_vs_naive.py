@@ -4,8 +4,8 @@
    classes; soft MnasNet reward) with a Fashion-MNIST proxy, within a wall-clock budget
    (``--search-minutes``, default 60; ``search.timeout_minutes``), followed by the
    verification stage (top 5 retrained with 3 seeds), which picks ``best.json``.
-2. The naive baseline: ``efficientnet-b0`` uniformly width-scaled, and depth-scaled if that
-   is needed, to the found network's FLOPs within 5% (``scaling.scale``).
+2. The naive baseline: ``efficientnet-b0`` uniformly width-scaled to the found network's
+   FLOPs (``scaling.scale_to_budget``: the largest width within them).
 3. Both are trained with the same full recipe: every training image, the same schedule,
    ``--seeds`` seeds; the test split is scored once per run.
 4. The table: test accuracy (mean +- std), FLOPs and params of each, and the gap.
@@ -28,33 +28,10 @@ import yaml
 
 from nas.data import DataSpec, load_dataset
 from nas.train import TrainConfig, train
-from scaling import scale
+from scaling import scale_to_budget
 from search_spaces import Architecture, count_flops, count_params, load_architecture
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def naive_baseline(budget: float) -> tuple[Architecture, float, float]:
-    """B0 scaled uniformly to ``budget`` FLOPs (224 px, 1000 classes; the found network's):
-    width first, then depth.
-
-    Width is searched on a fine grid (rounding makes FLOPs a step function of it); depth
-    below 1 is tried only if no width alone lands within 5%.
-    """
-    b0 = load_architecture("efficientnet-b0")
-    best: tuple[float, float, float] | None = None
-    for depth in [1.0] + [round(1 - 0.05 * i, 2) for i in range(1, 10)]:
-        for width in (round(0.1 + 0.0025 * i, 4) for i in range(361)):
-            flops = count_flops(scale(b0, width=width, depth=depth), num_classes=1000)
-            error = abs(flops / budget - 1)
-            if best is None or error < best[0]:
-                best = (error, width, depth)
-        if best is not None and best[0] <= 0.05:
-            break
-    assert best is not None
-    _, width, depth = best
-    arch = scale(b0, width=width, depth=depth, name=f"efficientnet-b0-w{width:g}-d{depth:g}")
-    return arch, width, depth
 
 
 def search(args: argparse.Namespace, out: Path) -> tuple[Path, float]:
@@ -122,9 +99,10 @@ def main() -> None:
 
     found_path, search_seconds = search(args, out)
     found = load_architecture(found_path)
-    naive, width, depth = naive_baseline(count_flops(found, num_classes=1000))  # the found network's FLOPs
+    b0 = load_architecture("efficientnet-b0")
+    naive = scale_to_budget(b0, count_flops(found, num_classes=1000), resolution=224, num_classes=1000)
     results = {}
-    for label, arch in (("found", found), (f"naive B0 (width {width:g}, depth {depth:g})", naive)):
+    for label, arch in (("found", found), (f"naive B0 (width {naive.width:g})", naive.arch)):
         accuracies, seconds = full_training(arch, args)
         flops, params = count_flops(arch, num_classes=1000), count_params(arch, num_classes=1000)
         results[label] = {"arch": arch.name, "flops": flops, "params": params, "test": accuracies, "seconds": seconds}

@@ -23,46 +23,39 @@ from pathlib import Path
 import torch
 
 from nas.data import DataError, DataSpec, load_dataset
+from nas.executors import execute_search
 from nas.objectives import mnas_reward
+from nas.plan import RunPlan
 from nas.report import write_reports
-from nas.search import proxy_config, run_search
-from nas.spec import ExperimentSpec, dump_spec, load_spec, spec_from_dict
-from scaling import scale
-from search_spaces import count_flops, load_architecture
+from nas.rundir import create_run_dir
+from nas.spec import spec_from_dict
+from nas.train import train
+from scaling import scale_to_budget
+from search_spaces import load_architecture
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def naive_width(budget: float, resolution: int, num_classes: int) -> tuple[float, int]:
-    """The largest uniform width multiplier of B0 whose FLOPs stay within ``budget`` (bisection)."""
-    b0 = load_architecture("efficientnet-b0")
-    low, high = 0.05, 1.0
-    for _ in range(40):
-        mid = (low + high) / 2
-        flops = count_flops(scale(b0, width=mid), resolution=resolution, num_classes=num_classes)
-        low, high = (mid, high) if flops <= budget else (low, mid)
-    arch = scale(b0, width=low)
-    return low, count_flops(arch, resolution=resolution, num_classes=num_classes)
-
-
-def make_spec(args: argparse.Namespace, sampler: str, seed: int) -> ExperimentSpec:
-    return spec_from_dict(
-        {
-            "name": f"{sampler}-{seed}",
-            "seed": seed,
-            "space": {"base": "efficientnet-b0", "width": [0.35, 0.5, 0.75]},
-            "target": {"resolution": 224, "num_classes": 1000, "flops": args.budget},
-            "objective": {"type": "mnas", "mode": "soft"},
-            "proxy": {
-                "dataset": args.dataset,
-                "train_size": args.train_size,
-                "resolution": args.resolution,
-                "epochs": args.epochs,
-                "batch_size": 64,
-                "threads": args.threads,
-            },
-            "search": {"trials": args.trials, "sampler": sampler, "pruner": "none"},
-        }
+def make_plan(args: argparse.Namespace, sampler: str, seed: int) -> RunPlan:
+    return RunPlan.from_spec(
+        spec_from_dict(
+            {
+                "name": f"{sampler}-{seed}",
+                "seed": seed,
+                "space": {"base": "efficientnet-b0", "width": [0.35, 0.5, 0.75]},
+                "target": {"resolution": 224, "num_classes": 1000, "flops": args.budget},
+                "objective": {"type": "mnas", "mode": "soft"},
+                "proxy": {
+                    "dataset": args.dataset,
+                    "train_size": args.train_size,
+                    "resolution": args.resolution,
+                    "epochs": args.epochs,
+                    "batch_size": 64,
+                    "threads": args.threads,
+                },
+                "search": {"trials": args.trials, "sampler": sampler, "pruner": "none"},
+            }
+        )
     )
 
 
@@ -70,22 +63,18 @@ def search_quality(args: argparse.Namespace) -> None:
     samplers = ("tpe", "nsga2", "random")
     best: dict[str, list[float]] = {s: [] for s in samplers}
     naive: list[float] = []
-    width, naive_flops = naive_width(args.budget, 224, 1000)
-    baseline = scale(load_architecture("efficientnet-b0"), width=width)
+    naive_b0 = scale_to_budget(load_architecture("efficientnet-b0"), args.budget, resolution=224, num_classes=1000)
+    baseline, width, naive_flops = naive_b0.arch, naive_b0.width, naive_b0.cost
     started = time.perf_counter()
     for seed in range(args.seeds):
         for sampler in samplers:
-            spec = make_spec(args, sampler, seed)
+            plan = make_plan(args, sampler, seed)
             with tempfile.TemporaryDirectory() as tmp:
-                study = run_search(spec, Path(tmp), resume=False, log=lambda _: None)
+                study = execute_search(plan, Path(tmp), resume=False, log=lambda _: None)
                 rewards = [t.user_attrs["reward"] for t in study.trials if t.user_attrs.get("reward") is not None]
             best[sampler].append(max(rewards))
-        spec = make_spec(args, "random", seed)
-        p = spec.proxy
-        data = load_dataset(DataSpec(p.dataset, train_size=p.train_size, val_size=p.val_size), seed=seed)
-        from nas.train import train
-
-        result = train(baseline, data, proxy_config(spec))
+        plan = make_plan(args, "random", seed)
+        result = train(baseline, plan.load_data(), plan.train)
         naive.append(mnas_reward(result.val_accuracy, naive_flops, args.budget, alpha=-0.07, beta=-0.07))
         print(f"seed {seed}: " + ", ".join(f"{s} {best[s][-1]:.4f}" for s in samplers) + f", naive {naive[-1]:.4f}",
               flush=True)  # fmt: skip
@@ -108,13 +97,12 @@ def search_quality(args: argparse.Namespace) -> None:
 
 
 def engine_overhead(args: argparse.Namespace) -> None:
-    spec = load_spec(ROOT / "experiments/quickstart.yaml")
+    plan = RunPlan.load(ROOT / "experiments/quickstart.yaml")
     with tempfile.TemporaryDirectory() as tmp:
-        run_dir = Path(tmp)
-        (run_dir / "spec.yaml").write_text(dump_spec(spec))
+        run_dir = create_run_dir(plan, str(Path(tmp) / "run"))
         started = time.perf_counter()
-        study = run_search(spec, run_dir, resume=False, log=lambda _: None)
-        write_reports(spec, study, run_dir)
+        study = execute_search(plan, run_dir, resume=False, log=lambda _: None)
+        write_reports(plan, study, run_dir)
         wall = time.perf_counter() - started
         training = sum(t.user_attrs.get("train_seconds", 0.0) for t in study.trials)
     print(f"\nPart 2: engine overhead, experiments/quickstart.yaml ({len(study.trials)} trials)")

@@ -53,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
 
     base = load_architecture(args.arch)
-    settings = StepSettings(batch_size=args.batch_size, resolution=args.resolution, num_classes=1000,
+    settings = StepSettings(batch_size=args.batch_size, resolution=args.resolution,
                             threads=args.threads, warmup=args.warmup, steps=args.steps,
                             device=args.device)  # fmt: skip
     n = len(base.stages)
@@ -62,7 +62,7 @@ def main() -> None:
     medians: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(args.rounds):
         for name, arch in variants.items():
-            medians[name].append(measure_step_time(arch, settings).median_ms)
+            medians[name].append(measure_step_time(arch, settings, num_classes=1000).median_ms)
 
     print(f"{args.arch} variants at equal channels: one training step of batch {args.batch_size} at "
           f"{args.resolution} px, 1000 classes, {args.device}, {args.threads} thread(s), AdamW; "
@@ -79,7 +79,7 @@ def main() -> None:
 
     print()
     arch = variants["Fused 1-3 (V2)"]
-    runs = [measure_step_time(arch, settings) for _ in range(args.repeats)]
+    runs = [measure_step_time(arch, settings, num_classes=1000) for _ in range(args.repeats)]
     values = [r.median_ms for r in runs]
     cv = statistics.stdev(values) / statistics.mean(values)
     print(f"noise: {args.repeats} repeated measurements of {args.arch} (Fused 1-3), each the median of "

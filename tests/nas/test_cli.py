@@ -10,28 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from nas.cli import main
 from search_spaces import count_flops, count_params, load_architecture, preset_names, preset_path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_presets_lists_all(capsys):
-    code, out, _ = run(capsys, "presets")
+def test_presets_lists_all(cli, capsys):
+    code, out, _ = cli("presets")
     assert code == 0
     for name in preset_names():
         assert name in out
     assert "5.29M" in out and "0.386G" in out
 
 
-def test_info_table(capsys):
-    code, out, _ = run(capsys, "info", "efficientnet-b0")
+def test_info_table(cli, capsys):
+    code, out, _ = cli("info", "efficientnet-b0")
     assert code == 0
     lines = out.splitlines()
     assert lines[1].split() == ["stage", "block", "repeats", "kernel", "stride", "expand", "channels", "se",
@@ -42,8 +35,8 @@ def test_info_table(capsys):
 
 
 @pytest.mark.parametrize("name", ["efficientnet-b0", "efficientnetv2-s", "mnasnet-a1"])
-def test_info_json_and_fvcore(capsys, name):
-    code, out, _ = run(capsys, "info", name, "--json", "--fvcore", "--resolution", "96", "--num-classes", "10")
+def test_info_json_and_fvcore(cli, capsys, name):
+    code, out, _ = cli("info", name, "--json", "--fvcore", "--resolution", "96", "--num-classes", "10")
     assert code == 0
     data = json.loads(out)
     arch = load_architecture(name)
@@ -54,46 +47,46 @@ def test_info_json_and_fvcore(capsys, name):
     assert len(data["stages"]) == len(arch.stages) + 2
 
 
-def test_info_fvcore_text(capsys):
-    code, out, _ = run(capsys, "info", "mnasnet-a1", "--fvcore")
+def test_info_fvcore_text(cli, capsys):
+    code, out, _ = cli("info", "mnasnet-a1", "--fvcore")
     assert code == 0 and "fvcore FLOPs 311,579,072 (equal)" in out
 
 
-def test_info_on_a_file(capsys, tmp_path):
+def test_info_on_a_file(cli, capsys, tmp_path):
     path = tmp_path / "a.json"
     path.write_text(preset_path("mnasnet-a1").read_text())
-    code, out, _ = run(capsys, "info", str(path))
+    code, out, _ = cli("info", str(path))
     assert code == 0 and "mnasnet-a1" in out
 
 
-def test_export_json_is_canonical(capsys, tmp_path):
-    code, out, _ = run(capsys, "export", "efficientnet-b3", "--format", "json")
+def test_export_json_is_canonical(cli, capsys, tmp_path):
+    code, out, _ = cli("export", "efficientnet-b3", "--format", "json")
     assert code == 0 and out == preset_path("efficientnet-b3").read_text()
     target = tmp_path / "b3.json"
-    assert run(capsys, "export", "efficientnet-b3", "--format", "json", "--out", str(target))[0] == 0
+    assert cli("export", "efficientnet-b3", "--format", "json", "--out", str(target))[0] == 0
     assert load_architecture(target) == load_architecture("efficientnet-b3")
 
 
-def test_export_keeps_metrics(capsys, tmp_path):
+def test_export_keeps_metrics(cli, capsys, tmp_path):
     data = json.loads(preset_path("mnasnet-a1").read_text())
     data["metrics"] = {"accuracy": 0.5}
     path = tmp_path / "best.json"
     path.write_text(json.dumps(data))
-    code, out, _ = run(capsys, "export", str(path), "--format", "json")
+    code, out, _ = cli("export", str(path), "--format", "json")
     assert code == 0 and json.loads(out)["metrics"] == {"accuracy": 0.5}
 
 
-def test_export_timm(capsys):
-    code, out, _ = run(capsys, "export", "efficientnetv2-m", "--format", "timm")
+def test_export_timm(cli, capsys):
+    code, out, _ = cli("export", "efficientnetv2-m", "--format", "timm")
     assert code == 0
     data = json.loads(out)
     assert data["arch_def"][0] == ["cn_r3_k3_s1_c24_skip"] and data["stem_size"] == 24
 
 
-def test_export_never_overwrites(capsys, tmp_path):
+def test_export_never_overwrites(cli, capsys, tmp_path):
     target = tmp_path / "x.json"
     target.write_text("keep me")
-    code, _, err = run(capsys, "export", "efficientnet-b0", "--format", "json", "--out", str(target))
+    code, _, err = cli("export", "efficientnet-b0", "--format", "json", "--out", str(target))
     assert code == 2 and "already exists" in err
     assert target.read_text() == "keep me"
 
@@ -120,8 +113,8 @@ BAD_ARGS = [
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD_ARGS, ids=[" ".join(a[0]) or "empty" for a in BAD_ARGS])
-def test_bad_input_exits_2_with_one_line(capsys, argv, message):
-    code, _, err = run(capsys, *argv)
+def test_bad_input_exits_2_with_one_line(cli, capsys, argv, message):
+    code, _, err = cli(*argv)
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
@@ -136,17 +129,17 @@ def test_bad_input_exits_2_with_one_line(capsys, argv, message):
          "stages[2].kernel: must be odd, got 4"),
     ],
 )  # fmt: skip
-def test_bad_architecture_file_exits_2(capsys, tmp_path, content, message):
+def test_bad_architecture_file_exits_2(cli, capsys, tmp_path, content, message):
     path = _bad_file(tmp_path, content)
-    code, _, err = run(capsys, "info", path)
+    code, _, err = cli("info", path)
     assert code == 2 and message in err and path in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_timm_export_of_unrepresentable_block_exits_2(capsys, tmp_path):
+def test_timm_export_of_unrepresentable_block_exits_2(cli, capsys, tmp_path):
     data = json.loads(preset_path("efficientnetv2-s").read_text())
     data["stages"][0]["se"] = 0.25
-    code, _, err = run(capsys, "export", _bad_file(tmp_path, json.dumps(data)), "--format", "timm")
+    code, _, err = cli("export", _bad_file(tmp_path, json.dumps(data)), "--format", "timm")
     assert code == 2 and "no timm notation" in err
 
 

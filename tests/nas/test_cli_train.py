@@ -8,22 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from nas.cli import main
-
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = str(ROOT / "experiments/archs/small-mbconv.json")
 FAST = ["--data", "digits", "--epochs", "2", "--batch-size", "32", "--resolution", "16", "--threads", "1"]
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_train_writes_outputs_and_evaluates(capsys, tmp_path):
+def test_train_writes_outputs_and_evaluates(cli, capsys, tmp_path):
     out_dir = tmp_path / "run"
-    code, out, err = run(capsys, "train", SMALL, *FAST, "--out", str(out_dir), "--evaluate")
+    code, out, err = cli("train", SMALL, *FAST, "--out", str(out_dir), "--evaluate")
     assert code == 0, err
     assert "epoch 1/2" in out and "epoch 2/2" in out and "img/s" in out and "left" in out
     assert "test accuracy" in out
@@ -33,21 +25,21 @@ def test_train_writes_outputs_and_evaluates(capsys, tmp_path):
     state = torch.load(out_dir / "weights.pt", weights_only=True)
     assert "classifier.weight" in state
     # Evaluate the saved weights on the test split: same number as at the end of training.
-    code, out, _ = run(capsys, "train", SMALL, *FAST, "--evaluate", "--weights", str(out_dir / "weights.pt"))
+    code, out, _ = cli("train", SMALL, *FAST, "--evaluate", "--weights", str(out_dir / "weights.pt"))
     assert code == 0
     assert f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out
 
 
-def test_progressive_prints_the_schedule(capsys):
-    code, out, _ = run(capsys, "train", SMALL, *FAST, "--progressive", "--stages", "2", "--min-size", "8")
+def test_progressive_prints_the_schedule(cli, capsys):
+    code, out, _ = cli("train", SMALL, *FAST, "--progressive", "--stages", "2", "--min-size", "8")
     assert code == 0
     assert "progressive learning" in out
     assert "8px" in out and "16px" in out
 
 
-def test_failed_run_exits_1(capsys, tmp_path):
+def test_failed_run_exits_1(cli, capsys, tmp_path):
     argv = [*FAST, "--optimizer", "sgd", "--lr", "1e12", "--schedule", "constant", "--weight-decay", "0"]
-    code, out, _ = run(capsys, "train", SMALL, *argv, "--out", str(tmp_path / "r"))
+    code, out, _ = cli("train", SMALL, *argv, "--out", str(tmp_path / "r"))
     assert code == 1 and "failed" in out and "non-finite training loss" in out
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["status"] == "failed"
     assert not (tmp_path / "r" / "weights.pt").exists()
@@ -68,24 +60,24 @@ BAD = [
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD, ids=[" ".join(b[0]) or "none" for b in BAD])
-def test_bad_input_exits_2(capsys, argv, message):
-    code, _, err = run(capsys, "train", SMALL, *argv)
+def test_bad_input_exits_2(cli, capsys, argv, message):
+    code, _, err = cli("train", SMALL, *argv)
     assert code == 2, err
     assert message in err and len(err.strip().splitlines()) == 1
 
 
-def test_weights_that_do_not_fit(capsys, tmp_path):
+def test_weights_that_do_not_fit(cli, capsys, tmp_path):
     path = tmp_path / "w.pt"
     torch.save({"nope": torch.zeros(1)}, path)
-    code, _, err = run(capsys, "train", SMALL, "--data", "digits", "--evaluate", "--weights", str(path))
+    code, _, err = cli("train", SMALL, "--data", "digits", "--evaluate", "--weights", str(path))
     assert code == 2 and "does not fit small-mbconv" in err
     path.write_bytes(b"junk")
-    code, _, err = run(capsys, "train", SMALL, "--data", "digits", "--evaluate", "--weights", str(path))
+    code, _, err = cli("train", SMALL, "--data", "digits", "--evaluate", "--weights", str(path))
     assert code == 2 and "cannot load" in err
 
 
-def test_existing_output_directory_is_refused(capsys, tmp_path):
+def test_existing_output_directory_is_refused(cli, capsys, tmp_path):
     (tmp_path / "keep.txt").write_text("mine")
-    code, _, err = run(capsys, "train", SMALL, *FAST, "--out", str(tmp_path))
+    code, _, err = cli("train", SMALL, *FAST, "--out", str(tmp_path))
     assert code == 2 and "already exists" in err
     assert (tmp_path / "keep.txt").read_text() == "mine"

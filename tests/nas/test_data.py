@@ -55,7 +55,7 @@ def test_mnist_idx(mnist_dir):
 
 def test_fashion_mnist_path_and_detection(mnist_dir):
     assert load_dataset(f"fashion-mnist:{mnist_dir}").classes[0] == "t-shirt/top"
-    assert parse_data_arg(str(mnist_dir)).name == "mnist"
+    assert parse_data_arg(str(mnist_dir)).dataset == "mnist"
 
 
 def test_uncompressed_idx(tmp_path, mnist_dir):
@@ -77,7 +77,7 @@ def test_cifar10_binary(tmp_path):
     data = load_dataset(f"cifar10:{tmp_path}")
     _assert_consistent(data, 10, 3, 32)
     assert data.classes[3] == "c3" and len(data.test) == 30
-    assert parse_data_arg(str(tmp_path)).name == "cifar10"
+    assert parse_data_arg(str(tmp_path)).dataset == "cifar10"
 
 
 @pytest.mark.parametrize("layout", ["nhw-uint8", "nchw-float", "with-test"])

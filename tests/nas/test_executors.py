@@ -16,8 +16,8 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from nas.cli import main
-from tests.nas.test_search import ROOT, rows, write_spec
 
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
@@ -26,14 +26,14 @@ def journal_trials(run_dir: Path) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(storage=storage, study_name="s").trials
 
 
-def test_two_workers_share_a_journal_storage(capfd, tmp_path):
-    spec = write_spec(tmp_path, search={"trials": 4, "workers": 2}, proxy={"epochs": 2})
+def test_two_workers_share_a_journal_storage(write_spec, trials_csv, capfd, tmp_path):
+    spec = write_spec(search={"trials": 4, "workers": 2}, proxy={"epochs": 2})
     out = tmp_path / "run"
     assert main(["search", str(spec), "--out", str(out)]) == 0, capfd.readouterr().err
     stdout = capfd.readouterr().out  # the workers' lines too
     assert "2 worker processes, 1 thread(s) each" in stdout
     assert (out / "study.journal").is_file() and not (out / "study.db").exists()
-    table = rows(out)
+    table = trials_csv(out)
     assert len(table) == 4 and {r["state"] for r in table} == {"COMPLETE"}
     workers = {r["worker"] for r in table}
     assert len(workers) == 2 and os.getpid() not in {int(w.split(":")[1]) for w in workers}
@@ -45,8 +45,8 @@ def test_two_workers_share_a_journal_storage(capfd, tmp_path):
     assert main(["search", "--resume", "--out", str(out)]) == 0 and "0 to run" in capfd.readouterr().out
 
 
-def test_worker_killed_mid_trial_is_recorded_and_the_search_completes(tmp_path):
-    spec = write_spec(tmp_path, search={"trials": 5, "workers": 2},
+def test_worker_killed_mid_trial_is_recorded_and_the_search_completes(write_spec, tmp_path):
+    spec = write_spec(search={"trials": 5, "workers": 2},
                       proxy={"epochs": 3, "batch_size": 16, "resolution": 16})  # fmt: skip
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "nas", "search", str(spec), "--out", str(out)]
@@ -85,10 +85,10 @@ def test_worker_killed_mid_trial_is_recorded_and_the_search_completes(tmp_path):
     assert len(table) == 5 and sum(r["state"] == "COMPLETE" for r in table) == 4
 
 
-def test_a_second_machine_joins_through_the_shared_database(capsys, tmp_path):
+def test_a_second_machine_joins_through_the_shared_database(write_spec, capsys, tmp_path):
     """``nas worker`` on a shared database URL (SQLite here stands in for PostgreSQL)."""
     db = tmp_path / "shared.db"
-    spec = write_spec(tmp_path, search={"trials": 4, "storage": f"sqlite:///{db}"})
+    spec = write_spec(search={"trials": 4, "storage": f"sqlite:///{db}"})
     out = tmp_path / "run"
     assert main(["search", str(spec), "--out", str(out), "--trials", "2"]) == 0  # the driver: 2 trials
     capsys.readouterr()
@@ -98,16 +98,6 @@ def test_a_second_machine_joins_through_the_shared_database(capsys, tmp_path):
     assert len(study.trials) == 4 and all(t.state.name == "COMPLETE" for t in study.trials)
     assert (tmp_path / "elsewhere").is_dir()
     # without a shared storage there is nothing to join
-    plain = write_spec(tmp_path, name="p")
+    plain = write_spec(name="p")
     assert main(["worker", str(plain)]) == 2
     assert "needs search.storage" in capsys.readouterr().err
-
-
-def test_storage_urls_are_logged_without_credentials():
-    from nas.search import redacted_url
-
-    assert (
-        redacted_url("postgresql://effnas:secret@db.example:5432/effnas") == "postgresql://***@db.example:5432/effnas"
-    )
-    assert redacted_url("sqlite:////tmp/run/study.db") == "sqlite:////tmp/run/study.db"
-    assert redacted_url("/tmp/run/study.journal") == "/tmp/run/study.journal"

@@ -19,7 +19,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from tests.nas.test_search import ROOT, rows, write_spec
+ROOT = Path(__file__).resolve().parents[2]
 
 pytest.importorskip("ray")
 if shutil.which("unshare") is None or os.geteuid() != 0:
@@ -46,16 +46,21 @@ def no_ray_left_behind():
     in_namespace(f"{RAY} stop --force", timeout=60)
 
 
-def ray_spec(tmp_path: Path, **ray: object) -> Path:
-    return write_spec(
-        tmp_path,
-        search={"trials": 3, "executor": "ray", "pruner": "asha", "ray": {"num_cpus": 2, **ray}},
-        proxy={"epochs": 2},
-    )
+@pytest.fixture
+def ray_spec(write_spec):
+    """``ray_spec(**ray)``: the small spec on executor ray, with ``search.ray`` settings."""
+
+    def make(**ray: object) -> Path:
+        return write_spec(
+            search={"trials": 3, "executor": "ray", "pruner": "asha", "ray": {"num_cpus": 2, **ray}},
+            proxy={"epochs": 2},
+        )
+
+    return make
 
 
-def test_search_on_a_started_ray_cluster(tmp_path):
-    spec = ray_spec(tmp_path, address="127.0.0.1:6390", num_cpus=None)
+def test_search_on_a_started_ray_cluster(ray_spec, trials_csv, tmp_path):
+    spec = ray_spec(address="127.0.0.1:6390", num_cpus=None)
     out = tmp_path / "run"
     script = (
         f"{RAY} start --head --node-ip-address=127.0.0.1 --port=6390 --num-cpus=2 --include-dashboard=false "
@@ -70,15 +75,15 @@ def test_search_on_a_started_ray_cluster(tmp_path):
     for name in ("spec.yaml", "study.db", "trials.csv", "best.json", "report.md", "report.png"):
         assert (out / name).is_file(), name
     assert not [p for p in out.iterdir() if "ray" in p.name.lower()]
-    table = rows(out)
+    table = trials_csv(out)
     assert len(table) == 3 and {r["state"] for r in table} <= {"COMPLETE", "PRUNED"}
     complete = [r for r in table if r["state"] == "COMPLETE"]
     assert complete and all(float(r["accuracy"]) > 0 and float(r["flops"]) > 0 for r in complete)
     assert all(r["s1.kernel"] in ("3", "5") and r["worker"] for r in table)
 
 
-def test_interrupted_ray_search_resumes_to_completion(tmp_path):
-    spec = ray_spec(tmp_path, max_concurrent_trials=1)
+def test_interrupted_ray_search_resumes_to_completion(ray_spec, trials_csv, tmp_path):
+    spec = ray_spec(max_concurrent_trials=1)
     spec.write_text(spec.read_text().replace("trials: 3", "trials: 4").replace("epochs: 2", "epochs: 4"))
     out = tmp_path / "run"
     storage = f"sqlite:///{out / 'study.db'}"
@@ -111,4 +116,4 @@ def test_interrupted_ray_search_resumes_to_completion(tmp_path):
     for number, params in kept.items():  # nothing completed is lost or repeated
         assert study.trials[number].state.name == "COMPLETE" and study.trials[number].params == params
     assert any(t.user_attrs.get("fail_reason", "").startswith("interrupted") for t in study.trials)
-    assert len(rows(out)) == 4 and (out / "best.json").is_file()
+    assert len(trials_csv(out)) == 4 and (out / "best.json").is_file()

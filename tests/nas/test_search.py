@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
@@ -16,50 +15,21 @@ import optuna
 import pytest
 import yaml
 
-from nas.cli import main
 from search_spaces import count_flops, count_params, load_architecture
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "tests/fixtures/tiny-base.json")
 
 
-def write_spec(tmp_path: Path, name: str = "s", **sections) -> Path:
-    spec = {
-        "name": name,
-        "seed": 0,
-        "space": {"base": TINY, "width": [0.5, 1.0]},
-        "target": {"resolution": 32, "num_classes": 10, "flops": 400e3},
-        "proxy": {"dataset": "digits", "resolution": 8, "epochs": 1, "batch_size": 64, "threads": 1},
-        "search": {"trials": 4, "sampler": "tpe", "pruner": "none"},
-    }
-    for key, value in sections.items():
-        merged = {**spec.get(key, {}), **value} if isinstance(value, dict) else value
-        spec[key] = {k: v for k, v in merged.items() if v is not None} if isinstance(merged, dict) else merged
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def rows(run_dir: Path) -> list[dict[str, str]]:
-    with (run_dir / "trials.csv").open() as f:
-        return list(csv.DictReader(f))
-
-
-def test_search_writes_the_run_directory(capsys, tmp_path):
+def test_search_writes_the_run_directory(cli, write_spec, trials_csv, capsys, tmp_path):
     out = tmp_path / "run"
-    code, stdout, err = run(capsys, "search", write_spec(tmp_path), "--out", out)
+    code, stdout, err = cli("search", write_spec(), "--out", out)
     assert code == 0, err
     for name in ("spec.yaml", "study.db", "trials.csv", "best.json", "report.md", "report.png"):
         assert (out / name).is_file(), name
     assert list((out / "pareto").glob("trial-*.json"))
     assert "[4/4]" in stdout and "left" in stdout and "best #" in stdout
-    table = rows(out)
+    table = trials_csv(out)
     assert len(table) == 4 and {r["state"] for r in table} == {"COMPLETE"}
     assert {"s1.kernel", "s3.width", "accuracy", "flops", "reward", "seconds"} <= set(table[0])
     # best.json loads and builds; its FLOPs equal the recorded metrics and nas info
@@ -67,14 +37,14 @@ def test_search_writes_the_run_directory(capsys, tmp_path):
     arch = load_architecture(out / "best.json")
     assert count_flops(arch, num_classes=10) == best["metrics"]["flops"]
     assert best["metrics"]["reward"] == max(float(r["reward"]) for r in table)
-    code, info, _ = run(capsys, "info", out / "best.json", "--num-classes", "10", "--json")
+    code, info, _ = cli("info", out / "best.json", "--num-classes", "10", "--json")
     assert json.loads(info)["flops"] == best["metrics"]["flops"]
     assert "# s" in (out / "report.md").read_text()
     # the spec is the resolved one, with the sampler pinned
     assert yaml.safe_load((out / "spec.yaml").read_text())["search"]["sampler"] == "tpe"
     # reports regenerate from the study alone
     (out / "report.md").unlink()
-    assert run(capsys, "report", out)[0] == 0 and (out / "report.md").is_file()
+    assert cli("report", out)[0] == 0 and (out / "report.md").is_file()
     # ONNX export of the found network runs back through onnxruntime with the same outputs
     ort = pytest.importorskip("onnxruntime")
     import torch
@@ -82,7 +52,7 @@ def test_search_writes_the_run_directory(capsys, tmp_path):
     from search_spaces import build_model
 
     onnx_path = tmp_path / "best.onnx"
-    assert run(capsys, "export", out / "best.json", "--format", "onnx", "--out", onnx_path, "--num-classes", 10)[0] == 0
+    assert cli("export", out / "best.json", "--format", "onnx", "--out", onnx_path, "--num-classes", 10)[0] == 0
     torch.manual_seed(0)
     x = torch.randn(2, 3, 32, 32)
     model = build_model(arch, num_classes=10).eval()
@@ -92,28 +62,28 @@ def test_search_writes_the_run_directory(capsys, tmp_path):
     onnx_weights = tmp_path / "w.pt"
     torch.save(model.state_dict(), onnx_weights)
     second = tmp_path / "best2.onnx"
-    assert run(capsys, "export", out / "best.json", "--format", "onnx", "--out", second, "--num-classes", 10,
+    assert cli("export", out / "best.json", "--format", "onnx", "--out", second, "--num-classes", 10,
                "--weights", onnx_weights)[0] == 0  # fmt: skip
     got = ort.InferenceSession(str(second)).run(None, {"images": x.numpy()})[0]
     np.testing.assert_allclose(got, model(x).detach().numpy(), rtol=1e-4, atol=1e-5)
 
 
-def test_existing_run_directory_is_refused(capsys, tmp_path):
+def test_existing_run_directory_is_refused(cli, write_spec, capsys, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "keep").write_text("x")
-    code, _, err = run(capsys, "search", write_spec(tmp_path), "--out", out)
+    code, _, err = cli("search", write_spec(), "--out", out)
     assert code == 2 and "already exists" in err and "--resume" in err
     assert (out / "keep").read_text() == "x"
 
 
-def test_hard_constraint_skips_training_over_budget(capsys, tmp_path):
+def test_hard_constraint_skips_training_over_budget(cli, write_spec, trials_csv, capsys, tmp_path):
     # Every candidate of this space costs more than 1 kFLOP: none is trained.
-    spec = write_spec(tmp_path, objective={"type": "mnas", "mode": "hard"}, target={"flops": 1e3})
+    spec = write_spec(objective={"type": "mnas", "mode": "hard"}, target={"flops": 1e3})
     out = tmp_path / "run"
-    code, _, err = run(capsys, "search", spec, "--out", out, "--trials", "3")
+    code, _, err = cli("search", spec, "--out", out, "--trials", "3")
     assert code == 1 and "no trial completed" in err  # nothing trained, so no best.json
-    table = rows(out)
+    table = trials_csv(out)
     assert [r["state"] for r in table] == ["COMPLETE"] * 3
     assert all(
         r["reason"].startswith("over budget") and r["accuracy"] == "" and r["train_seconds"] == "" for r in table
@@ -121,10 +91,10 @@ def test_hard_constraint_skips_training_over_budget(capsys, tmp_path):
     assert all(float(r["reward"]) == 0.0 for r in table)
 
 
-def test_pareto_objective_with_budget_constraint(capsys, tmp_path):
-    spec = write_spec(tmp_path, objective={"type": "pareto"}, search={"sampler": "nsga2"})
+def test_pareto_objective_with_budget_constraint(cli, write_spec, capsys, tmp_path):
+    spec = write_spec(objective={"type": "pareto"}, search={"sampler": "nsga2"})
     out = tmp_path / "run"
-    assert run(capsys, "search", spec, "--out", out)[0] == 0
+    assert cli("search", spec, "--out", out)[0] == 0
     study = optuna.load_study(storage=f"sqlite:///{out / 'study.db'}", study_name="s")
     assert len(study.directions) == 2
     for t in study.trials:  # the budget enters as an Optuna constraint: feasible when <= 0
@@ -133,30 +103,30 @@ def test_pareto_objective_with_budget_constraint(capsys, tmp_path):
     assert front["metrics"]["accuracy"] is not None
 
 
-def test_same_spec_same_seed_same_sequence(capsys, tmp_path):
-    spec = write_spec(tmp_path, search={"trials": 5, "pruner": "median"})
+def test_same_spec_same_seed_same_sequence(cli, write_spec, trials_csv, capsys, tmp_path):
+    spec = write_spec(search={"trials": 5, "pruner": "median"})
     a, b = tmp_path / "a", tmp_path / "b"
-    assert run(capsys, "search", spec, "--out", a)[0] == 0
-    assert run(capsys, "search", spec, "--out", b)[0] == 0
+    assert cli("search", spec, "--out", a)[0] == 0
+    assert cli("search", spec, "--out", b)[0] == 0
     drop = ("seconds", "train_seconds")
-    ra = [{k: v for k, v in r.items() if k not in drop} for r in rows(a)]
-    rb = [{k: v for k, v in r.items() if k not in drop} for r in rows(b)]
+    ra = [{k: v for k, v in r.items() if k not in drop} for r in trials_csv(a)]
+    rb = [{k: v for k, v in r.items() if k not in drop} for r in trials_csv(b)]
     assert ra == rb
 
 
-def test_failed_trial_is_recorded_and_the_search_goes_on(capsys, tmp_path):
-    spec = write_spec(tmp_path, proxy={"optimizer": "sgd", "lr": 1e12, "weight_decay": 0.0})
+def test_failed_trial_is_recorded_and_the_search_goes_on(cli, write_spec, trials_csv, capsys, tmp_path):
+    spec = write_spec(proxy={"optimizer": "sgd", "lr": 1e12, "weight_decay": 0.0})
     out = tmp_path / "run"
-    code, stdout, _ = run(capsys, "search", spec, "--out", out, "--trials", "2")
-    table = rows(out)
+    code, stdout, _ = cli("search", spec, "--out", out, "--trials", "2")
+    table = trials_csv(out)
     assert [r["state"] for r in table] == ["FAIL", "FAIL"]
     assert all("non-finite training loss" in r["reason"] for r in table)
     assert code == 1 and "[2/2]" in stdout
 
 
-def test_resume_after_kill_9(tmp_path):
+def test_resume_after_kill_9(write_spec, trials_csv, tmp_path):
     # long enough trials (about 4 s) that the poll below sees one running even on a loaded machine
-    spec = write_spec(tmp_path, proxy={"epochs": 6, "batch_size": 16, "resolution": 16}, search={"trials": 5})
+    spec = write_spec(proxy={"epochs": 6, "batch_size": 16, "resolution": 16}, search={"trials": 5})
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "nas", "search", str(spec), "--out", str(out)]
@@ -196,7 +166,7 @@ def test_resume_after_kill_9(tmp_path):
     assert lost.user_attrs["fail_reason"].startswith("interrupted")
     for number, params in before.items():  # completed trials kept, not re-run
         assert study.trials[number].state.name == "COMPLETE" and study.trials[number].params == params
-    assert len(rows(out)) == 5 and (out / "best.json").is_file()
+    assert len(trials_csv(out)) == 5 and (out / "best.json").is_file()
     # resuming a finished run runs nothing more
     again = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "0 to run" in again.stdout
@@ -204,11 +174,11 @@ def test_resume_after_kill_9(tmp_path):
 
 
 @pytest.mark.parametrize(("budget", "value"), [("params", 20e3), ("latency_ms", 50.0), ("step_time", 100.0)])
-def test_other_cost_metrics(capsys, tmp_path, budget, value):
-    spec = write_spec(tmp_path, target={"flops": None, budget: value}, search={"trials": 2})
+def test_other_cost_metrics(cli, write_spec, trials_csv, capsys, tmp_path, budget, value):
+    spec = write_spec(target={"flops": None, budget: value}, search={"trials": 2})
     out = tmp_path / "run"
-    assert run(capsys, "search", spec, "--out", out)[0] == 0
-    for row in rows(out):
+    assert cli("search", spec, "--out", out)[0] == 0
+    for row in trials_csv(out):
         assert float(row["cost"]) == float(row[budget]) > 0
     best = json.loads((out / "best.json").read_text())["metrics"]
     assert best["cost"] == best[budget]
@@ -217,9 +187,8 @@ def test_other_cost_metrics(capsys, tmp_path, budget, value):
 STEP = {"batch_size": 4, "resolution": 16, "warmup": 1, "steps": 3}
 
 
-def test_training_aware_search_end_to_end_and_cache_on_resume(capsys, tmp_path):
+def test_training_aware_search_end_to_end_and_cache_on_resume(cli, write_spec, trials_csv, capsys, tmp_path):
     spec = write_spec(
-        tmp_path,
         space={"type": "training_aware", "width": None, "layers": [0, 1]},
         target={"flops": None, "step": STEP},
         objective={"type": "training_aware"},
@@ -227,9 +196,9 @@ def test_training_aware_search_end_to_end_and_cache_on_resume(capsys, tmp_path):
         search={"trials": 3, "sampler": "random"},
     )
     out = tmp_path / "run"
-    code, stdout, err = run(capsys, "search", spec, "--out", out)
+    code, stdout, err = cli("search", spec, "--out", out)
     assert code == 0, err
-    table = rows(out)
+    table = trials_csv(out)
     assert {"step_time", "step_time_iqr", "step_ratio", "param_ratio", "reward"} <= set(table[0])
     base = load_architecture(TINY)
     for row in table:
@@ -250,31 +219,16 @@ def test_training_aware_search_end_to_end_and_cache_on_resume(capsys, tmp_path):
     measured = cache.read_text().splitlines()
     assert len(measured) == 1 + len({tuple(r[k] for k in r if k.startswith("s")) for r in table})
     # resuming to 5 trials measures only the 2 new candidates, not the base nor the first 3 again
-    code, _, err = run(capsys, "search", "--resume", "--out", out, "--trials", "5")
+    code, _, err = cli("search", "--resume", "--out", out, "--trials", "5")
     assert code == 0, err
     again = cache.read_text().splitlines()
     assert again[: len(measured)] == measured and len(again) <= len(measured) + 2
-    assert len(rows(out)) == 5
+    assert len(trials_csv(out)) == 5
 
 
-def test_cached_step_time_is_a_hit(tmp_path):
-    from nas.search import SearchRun
-    from nas.spec import load_spec
-
-    path = write_spec(tmp_path, space={"type": "training_aware", "width": None},
-                      target={"flops": None, "step": STEP}, objective={"type": "training_aware"})  # fmt: skip
-    spec = load_spec(path)
-    first = SearchRun.for_run(spec, tmp_path)
-    arch = first.space.sample(optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1)).ask())
-    costs = first.cost(arch)
-    assert costs["step_ratio"] > 0 and first.step_cache is not None and first.step_cache.hits == 0
-    second = SearchRun.for_run(spec, tmp_path)
-    assert second.cost(arch) == costs and second.step_cache is not None and second.step_cache.hits == 2
-
-
-def test_wall_clock_budget_stops_the_search(capsys, tmp_path):
-    spec = write_spec(tmp_path, search={"trials": 50, "timeout_minutes": 0.1})  # 6 s: a few trials of about 1 s
+def test_wall_clock_budget_stops_the_search(cli, write_spec, trials_csv, capsys, tmp_path):
+    spec = write_spec(search={"trials": 50, "timeout_minutes": 0.1})  # 6 s: a few trials of about 1 s
     out = tmp_path / "run"
-    code, stdout, err = run(capsys, "search", spec, "--out", out)
+    code, stdout, err = cli("search", spec, "--out", out)
     assert code == 0, err
-    assert 1 <= len(rows(out)) < 50 and "left ~0s" in stdout and (out / "best.json").is_file()
+    assert 1 <= len(trials_csv(out)) < 50 and "left ~0s" in stdout and (out / "best.json").is_file()

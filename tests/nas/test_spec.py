@@ -18,7 +18,7 @@ def test_minimal_spec_gets_defaults():
     spec = spec_from_dict({"target": {"flops": 4e8}})
     assert spec.objective.type == "mnas" and spec.objective.mode == "soft"
     assert spec.search.sampler == "tpe" and spec.search.trials == 20 and spec.search.pruner == "median"
-    assert spec.proxy.dataset == "digits" and spec.target.resolution == 224 and spec.target.cost == "flops"
+    assert spec.proxy.data.dataset == "digits" and spec.target.resolution == 224 and spec.target.cost == "flops"
     assert spec_from_dict({"objective": {"type": "pareto"}}).search.sampler == "nsga2"
 
 
@@ -79,7 +79,7 @@ BAD = [
         {"proxy": {"dataset": "cifar10", "path": "/nonexistent/cifar"}},
         "proxy.path: does not exist, got '/nonexistent/cifar'",
     ),
-    ({"proxy": {"lr": -0.1}}, "proxy.lr: must be > 0, got -0.1"),
+    ({"proxy": {"lr": -0.1}}, "proxy.lr: must be a finite number > 0, got -0.1"),
     ({"proxy": {"batch_size": 1.5}}, "proxy.batch_size: must be an integer, got 1.5"),
     ({"proxy": {"train_size": 0}}, "proxy.train_size: must be >= 1, got 0"),
     ({"proxy": "digits"}, "proxy: must be a mapping, got 'digits'"),
@@ -95,9 +95,12 @@ BAD = [
     ({"target": {"flops": 1e8, "step": {"threads": 0}}}, "target.step.threads: must be >= 1, got 0"),
     ({"target": {"flops": 1e8, "step": {"device": "tpu"}}}, "target.step.device: must be cpu or cuda[:N], got 'tpu'"),
     ({"target": {"flops": 1e8, "step": {"batch": 8}}}, "target.step.batch: unknown key"),
-    ({"proxy": {"progressive": {"stages": 9}}}, "proxy.progressive.stages: must be in [1, proxy.epochs = 3], got 9"),
-    ({"proxy": {"progressive": {"dropout": [0.1]}}}, "proxy.progressive.dropout: must be [first, last] in [0, 1)"),
-    ({"proxy": {"progressive": {"min_size": 64}}}, "proxy.progressive.min_size: must be in [1, proxy.resolution"),
+    ({"proxy": {"progressive": {"stages": 9}}}, "proxy.progressive.stages: must be in [1, epochs=3], got 9"),
+    ({"proxy": {"progressive": {"dropout": [0.1]}}}, "proxy.progressive.dropout: must be [first, last], got [0.1]"),
+    ({"proxy": {"progressive": {"dropout": [0.1, 1.5]}}}, "proxy.progressive.dropout: must be [first, last] in [0, 1)"),
+    ({"proxy": {"progressive": {"min_size": 64}}}, "proxy.progressive.min_size: must be in [1, max_size=32], got 64"),
+    ({"proxy": {"schedule": "linear"}}, "proxy.schedule: must be one of onecycle, cosine, constant, got 'linear'"),
+    ({"proxy": {"seed": 3}}, "proxy.seed: unknown key"),
     ({"objective": {"mode": "custom", "alpha": -0.07}}, "objective.alpha: mode custom needs both alpha and beta"),
     ({"objective": {"mode": "soft", "beta": -1}}, "objective.mode: alpha and beta are only read with mode: custom"),
     ({"space": {"kernel": []}}, "space.kernel: must list at least one choice, got []"),
@@ -108,7 +111,8 @@ BAD = [
     ({"space": {"type": "cell"}}, "space.type: must be mbconv or training_aware, got 'cell'"),
     ({"space": {"type": "training_aware", "width": [1.0]}}, "space.width: is not a choice of the training_aware space"),
     ({"space": {"block": ["mbconv"]}}, "space.block: is not a choice of the mbconv space"),
-    ({"space": {"type": "training_aware", "block": ["conv"]}}, "space.block: blocks must be mbconv or fused_mbconv"),
+    ({"space": {"type": "training_aware", "block": ["conv"]}}, "space.block: unknown kind 'conv'"),
+    ({"space": {"layers": [0, 11]}}, "space.layers: layer deltas must be in [-10, 10], got 11"),
     ({"space": {"expand": "six"}}, "space.expand: must be a list, got 'six'"),
     ({"search": {"trials": 0}}, "search.trials: must be >= 1, got 0"),
     ({"search": {"sampler": "cmaes"}}, "search.sampler: must be tpe, nsga2 or random, got 'cmaes'"),
@@ -165,15 +169,16 @@ def test_yaml_tags_are_not_executed(capsys, tmp_path):
 
 
 def test_progressive_proxy_becomes_the_trainer_schedule():
-    from nas.search import proxy_config
+    from nas.plan import RunPlan
     from nas.train import progressive_schedule
 
-    spec = spec_from_dict({"target": {"flops": 1e8},
-                           "proxy": {"epochs": 4, "resolution": 32, "progressive": {"stages": 2}}})  # fmt: skip
-    config = proxy_config(spec)
-    assert config.progressive is not None and config.resolution == 32
-    schedule = progressive_schedule(config.progressive, config.epochs)
+    proxy = {"epochs": 4, "resolution": 32, "progressive": {"stages": 2, "randaug": [0, 0]}}
+    spec = spec_from_dict({"target": {"flops": 1e8}, "proxy": proxy})
+    config = RunPlan.from_spec(spec).train
+    progressive = config.resolved_progressive()
+    assert progressive is not None and config.resolution == 32
+    schedule = progressive_schedule(progressive, config.epochs)
     # half the resolution first (the default min_size), the proxy resolution last; dropout 0.1 -> 0.3
     assert [(s.size, s.first_epoch, s.end_epoch) for s in schedule] == [(16, 0, 2), (32, 2, 4)]
     assert [s.dropout for s in schedule] == pytest.approx([0.1, 0.3])
-    assert proxy_config(spec_from_dict({"target": {"flops": 1e8}})).progressive is None
+    assert RunPlan.from_spec(spec_from_dict({"target": {"flops": 1e8}})).train.progressive is None

@@ -10,10 +10,9 @@ import yaml
 
 import nas.verify
 from nas.cli import main
-from nas.search import load_run
+from nas.study import load_run
 from nas.verify import kendall_tau
 from search_spaces import architecture_from_dict, architecture_hash
-from tests.nas.test_search import write_spec
 
 VERIFY = {"enabled": True, "top_k": 2, "seeds": 2, "epochs": 1}
 
@@ -28,9 +27,9 @@ def proxy_top(run_dir: Path, k: int) -> list[int]:
     return [int(r["number"]) for r in sorted(done, key=lambda r: (-float(r["reward"]), int(r["number"])))][:k]
 
 
-def test_verification_retrains_exactly_k_candidates_with_the_seeds(capsys, tmp_path):
+def test_verification_retrains_exactly_k_candidates_with_the_seeds(write_spec, capsys, tmp_path):
     out = tmp_path / "run"
-    assert main(["search", str(write_spec(tmp_path, verify=VERIFY)), "--out", str(out)]) == 0
+    assert main(["search", str(write_spec(verify=VERIFY)), "--out", str(out)]) == 0
     stdout = capsys.readouterr().out
     runs = [json.loads(line) for line in (out / "verify.jsonl").read_text().splitlines()]
     top = proxy_top(out, 2)
@@ -50,10 +49,10 @@ def test_verification_retrains_exactly_k_candidates_with_the_seeds(capsys, tmp_p
     assert resolved == {"enabled": True, "top_k": 2, "seeds": 2, "epochs": 1, "train_size": None}
 
 
-def test_best_follows_the_verified_mean_not_the_proxy(capsys, tmp_path, monkeypatch):
+def test_best_follows_the_verified_mean_not_the_proxy(write_spec, capsys, tmp_path, monkeypatch):
     """A stub verifier scores the proxy's best below its runner-up: best.json follows the stub."""
     out = tmp_path / "run"
-    assert main(["search", str(write_spec(tmp_path, verify={"enabled": False}, search={"trials": 4})),
+    assert main(["search", str(write_spec(verify={"enabled": False}, search={"trials": 4})),
                  "--out", str(out)]) == 0  # fmt: skip
     first, second = proxy_top(out, 2)
     assert json.loads((out / "best.json").read_text())["metrics"]["trial"] == first  # by proxy, so far
@@ -86,9 +85,9 @@ def test_best_follows_the_verified_mean_not_the_proxy(capsys, tmp_path, monkeypa
     )
 
 
-def test_resume_skips_verified_runs(capsys, tmp_path):
+def test_resume_skips_verified_runs(write_spec, capsys, tmp_path):
     out = tmp_path / "run"
-    assert main(["search", str(write_spec(tmp_path, verify=VERIFY)), "--out", str(out)]) == 0
+    assert main(["search", str(write_spec(verify=VERIFY)), "--out", str(out)]) == 0
     lines = (out / "verify.jsonl").read_text().splitlines()
     # a kill after one run, in the middle of writing the second
     (out / "verify.jsonl").write_text(lines[0] + "\n" + lines[1][:15])

@@ -103,3 +103,13 @@ def test_rounding_moves_the_flops_ratio_away_from_nominal():
     assert [s.repeats for s in scaled.stages] == [2, 3, 3, 4, 4, 5, 2]
     ratio = count_flops(scaled) / count_flops(b0)
     assert ratio == pytest.approx(2.5728, abs=1e-4)
+
+
+def test_flops_product_and_the_one_resolution_rounding():
+    from scaling import flops_product, scaled_resolution
+
+    assert flops_product(1.2, 1.1, 1.15) == pytest.approx(1.2 * 1.1**2 * 1.15**2)  # P1 §3.3: ~1.92
+    assert scaled_resolution(224, 1.15) == 256 and scaled_resolution(224, 1.0) == 224  # nearest multiple of 8
+    assert scaled_resolution(32, 1.15, divisor=1) == 37 and scaled_resolution(4, 0.1) == 8  # at least the divisor
+    with pytest.raises(ValueError, match="factor: must be > 0"):
+        scaled_resolution(224, 0.0)

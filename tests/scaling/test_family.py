@@ -7,20 +7,13 @@ import json
 
 import pytest
 
-from nas.cli import main
 from scaling.family import compound_family
 from search_spaces import count_flops, count_params, dumps_architecture, load_architecture, preset_path
 
 
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def test_table_family_equals_the_presets(capsys, tmp_path):
+def test_table_family_equals_the_presets(cli, capsys, tmp_path):
     out = tmp_path / "family"
-    code, stdout, _ = run(capsys, "scale", "--base", "efficientnet-b0", "--table", "efficientnet", "--out", out)
+    code, stdout, _ = cli("scale", "--base", "efficientnet-b0", "--table", "efficientnet", "--out", out)
     assert code == 0 and "efficientnet-b7" in stdout
     manifest = json.loads((out / "family.json").read_text())
     assert manifest["table"] == "efficientnet" and [m["phi"] for m in manifest["members"]] == list(range(8))
@@ -31,9 +24,9 @@ def test_table_family_equals_the_presets(capsys, tmp_path):
     assert (out / "family.png").stat().st_size > 0
 
 
-def test_compound_coefficients_record_the_measured_flops_ratio(capsys, tmp_path):
+def test_compound_coefficients_record_the_measured_flops_ratio(cli, capsys, tmp_path):
     out = tmp_path / "family"
-    code, _, _ = run(capsys, "scale", "--base", "efficientnet-b0", "--coefficients", "1.2,1.1,1.15", "--phi", "3",
+    code, _, _ = cli("scale", "--base", "efficientnet-b0", "--coefficients", "1.2,1.1,1.15", "--phi", "3",
                      "--out", out)  # fmt: skip
     assert code == 0
     manifest = json.loads((out / "family.json").read_text())
@@ -71,7 +64,7 @@ def test_compound_family_is_pure_and_phi0_is_the_base():
         (["--table", "efficientnet", "--phi", "3"], "--phi"),
     ],
 )
-def test_bad_input_exits_2(capsys, tmp_path, argv, message):
-    code, _, err = run(capsys, "scale", "--base", "efficientnet-b0", *argv, "--out", tmp_path / "f")
+def test_bad_input_exits_2(cli, capsys, tmp_path, argv, message):
+    code, _, err = cli("scale", "--base", "efficientnet-b0", *argv, "--out", tmp_path / "f")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "f").exists()

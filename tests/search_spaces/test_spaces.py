@@ -135,7 +135,7 @@ def test_training_aware_decode_reproduces_an_optuna_sample():
 
 
 def test_training_aware_bad_choices():
-    with pytest.raises(ValueError, match=r"space\.block: must be mbconv or fused_mbconv, got 'conv'"):
+    with pytest.raises(ValueError, match=r"space\.block: unknown kind 'conv'"):
         TrainingAwareSpace(base=V2S, block=("mbconv", "conv"))
     with pytest.raises(ValueError, match=r"space\.expand"):
         TrainingAwareSpace(base=V2S, expand=(0, 4))

@@ -1,0 +1,122 @@
+"""The run plan: an experiment spec resolved once into what every part of a run reads.
+
+``RunPlan.from_spec`` builds, from a validated spec, the search space around its base (at
+the target resolution), the ``Objective`` with its budget, the proxy's trainer recipe
+(seeded with the experiment's seed), the step-time settings (at the target resolution
+unless given) and the proxy's data. Executors, verification, reports and the scaling run
+take the plan. Other processes (local workers, Ray trials, the grid's pool) receive it
+through one path: ``to_wire`` (plain data) and ``from_wire``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from search_spaces import SPACES, Architecture, Space, load_architecture
+
+from .costs import StepSettings, StepTime, StepTimeCache
+from .data import DataError, Dataset, DataSpec, load_dataset
+from .objectives import Objective
+from .spec import ExperimentSpec, load_spec, spec_from_dict, spec_to_dict
+from .train import TrainConfig
+
+__all__ = ["RunPlan"]
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One experiment, resolved: the spec and the objects built from it, once.
+
+    ``purpose`` is ``search`` or ``scale`` (what the spec was validated for).
+    """
+
+    spec: ExperimentSpec
+    purpose: str
+    space: Space
+    objective: Objective
+    train: TrainConfig
+    step: StepSettings
+    data: DataSpec
+
+    @classmethod
+    def from_spec(cls, spec: ExperimentSpec, *, purpose: str = "search") -> RunPlan:
+        s, t = spec.space, spec.target
+        base = dataclasses.replace(load_architecture(s.base_ref), resolution=t.resolution)
+        return cls(
+            spec=spec,
+            purpose=purpose,
+            space=SPACES[s.type](base=base, **s.given_choices()),
+            objective=spec.objective.objective(t.budget),
+            train=dataclasses.replace(spec.proxy.train, seed=spec.seed),
+            step=t.step if t.step.resolution is not None else dataclasses.replace(t.step, resolution=t.resolution),
+            data=spec.proxy.data,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, *, purpose: str = "search") -> RunPlan:
+        """Read, validate and resolve a YAML spec."""
+        return cls.from_spec(load_spec(path, purpose=purpose), purpose=purpose)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The plan as plain data for another process (``from_wire`` rebuilds it)."""
+        return {"purpose": self.purpose, "spec": spec_to_dict(self.spec)}
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> RunPlan:
+        purpose = str(wire["purpose"])
+        return cls.from_spec(spec_from_dict(wire["spec"], purpose=purpose), purpose=purpose)
+
+    # ------------------------------------------------------------------ what a run reads
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def num_classes(self) -> int:
+        """The target's class count: where costs are counted."""
+        return self.spec.target.num_classes
+
+    @property
+    def cost_metric(self) -> str:
+        return self.spec.cost_metric
+
+    @property
+    def base(self) -> Architecture:
+        """The space's base network, at the target resolution."""
+        return self.space.base
+
+    @property
+    def measures_steps(self) -> bool:
+        """Whether trials measure the training step time (a step-time budget, or S of the reward)."""
+        return self.cost_metric == "step_time" or self.objective.uses_ratios
+
+    def step_time(self, cache: StepTimeCache, arch: Architecture) -> StepTime:
+        """The step time of ``arch`` under the plan's settings, through ``cache``."""
+        return cache.measure(arch, self.step, num_classes=self.num_classes, optimizer=self.train.optimizer)
+
+    def load_data(self) -> Dataset:
+        """The proxy's dataset (the training subset drawn with the experiment's seed)."""
+        return load_dataset(self.data, seed=self.spec.seed)
+
+    def verify_train(self, seed: int) -> TrainConfig:
+        """Verification's recipe: the proxy's, for ``verify.epochs`` epochs with ``seed``."""
+        epochs = self.spec.verify.epochs or self.train.epochs
+        progressive = self.train.progressive
+        if progressive is not None and progressive.stages is not None:
+            progressive = dataclasses.replace(progressive, stages=min(progressive.stages, epochs))
+        return dataclasses.replace(self.train, epochs=epochs, seed=seed, progressive=progressive)
+
+    def load_verify_data(self, log: Any = print) -> Dataset:
+        """Verification's dataset: ``verify.train_size`` images, or all when the source has fewer."""
+        data = dataclasses.replace(self.data, train_size=self.spec.verify.train_size)
+        try:
+            return load_dataset(data, seed=self.spec.seed)
+        except DataError as exc:
+            if "exceeds" not in str(exc):
+                raise
+            log(f"verification: {exc}; using every training image")
+            return load_dataset(dataclasses.replace(data, train_size=None), seed=self.spec.seed)
