@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from nas.data import Dataset
+from nas.data import MAX_CLASSES, Dataset
 from nas.progress import format_duration
 from nas.train import OPTIMIZERS, SCHEDULES, ProgressiveConfig, TrainConfig
 from search_spaces import (
@@ -34,7 +34,8 @@ from search_spaces import (
     preset_names,
     to_timm,
 )
-from search_spaces.files import atomic_write, atomic_write_with
+from search_spaces.architecture import MAX_RESOLUTION
+from search_spaces.files import OutputDir, OutputError, new_output_file, printable
 
 __all__ = ["UsageError", "main"]
 
@@ -50,16 +51,18 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``minimum``, with a one-line error naming the value."""
+def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``), with a one-line error naming the value."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be an integer, got {printable(repr(text), limit=40)}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be <= {maximum:,}, got {value}")
         return value
 
     return parse
@@ -67,6 +70,8 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
 
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+_size = _int_at_least(1, MAX_RESOLUTION)  # image sizes: checked before a model is built at them
+_classes = _int_at_least(1, MAX_CLASSES)
 
 
 def _non_negative_float(text: str) -> float:
@@ -79,30 +84,14 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
-def _new_directory(out: str) -> Path:
-    """An output directory that does not exist yet (or is empty): nothing written is replaced."""
-    path = Path(out)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise UsageError(f"--out: {path} already exists and is not empty; choose another directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"--out: cannot create {path} ({exc.strerror or exc})") from None
-    return path
-
-
 def _write_output(text: str, out: str | None) -> None:
     """Print to stdout, or write a new file; an existing file is never replaced."""
     if out is None:
         sys.stdout.write(text)
         return
-    path = Path(out)
-    if path.exists():
-        raise UsageError(f"--out: {path} already exists; choose another path or remove it")
-    if not path.parent.is_dir():
-        raise UsageError(f"--out: directory {path.parent} does not exist")
-    atomic_write(path, text)
-    print(f"wrote {path}", file=sys.stderr)
+    folder, name = new_output_file(out)
+    folder.write(name, text)
+    print(f"wrote {out}", file=sys.stderr)
 
 
 # --------------------------------------------------------------------------- commands
@@ -223,11 +212,7 @@ def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
 
     if args.out is None:
         raise UsageError("--format onnx: --out FILE.onnx is required")
-    path = Path(args.out)
-    if path.exists():
-        raise UsageError(f"--out: {path} already exists; choose another path or remove it")
-    if not path.parent.is_dir():
-        raise UsageError(f"--out: directory {path.parent} does not exist")
+    folder, name = new_output_file(args.out)
     resolution = args.resolution or arch.resolution
     model = build_model(arch, num_classes=args.num_classes).eval()
     if args.weights:
@@ -243,8 +228,8 @@ def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
                               input_names=["images"], output_names=["logits"],
                               dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})  # fmt: skip
 
-    atomic_write_with(path, export)
-    print(f"wrote {path} ({arch.name}, input 1x3x{resolution}x{resolution}, {args.num_classes} classes)")
+    folder.write_with(name, export)
+    print(f"wrote {args.out} ({arch.name}, input 1x3x{resolution}x{resolution}, {args.num_classes} classes)")
     return 0
 
 
@@ -280,7 +265,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = _train_config(args)
     if args.weights and not args.evaluate:
         raise UsageError("--weights: only used with --evaluate (evaluate trained weights on the test split)")
-    out = _new_directory(args.out) if args.out else None
+    out = OutputDir.create(args.out) if args.out else None
     try:
         spec = parse_data_arg(args.data, train_size=args.train_size, val_size=args.val_size)
         data = load_dataset(spec, seed=args.seed)
@@ -325,12 +310,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{summary} in {format_duration(result.seconds)}" + (f" ({result.reason})" if result.reason else ""))
     if out is not None:
         metrics = {"architecture": arch.name, "data": data.describe(), "config": asdict(config), **result.to_dict()}
-        atomic_write(out / "metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-        atomic_write(out / "architecture.json", dumps_architecture(arch))
+        out.write("metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        out.write("architecture.json", dumps_architecture(arch))
         if result.model is not None and result.status == "ok":
             state = result.model.state_dict()
-            atomic_write_with(out / "weights.pt", lambda tmp: torch.save(state, tmp))
-        print(f"wrote {out}/metrics.json, architecture.json" + (", weights.pt" if result.status == "ok" else ""))
+            out.write_with("weights.pt", lambda tmp: torch.save(state, tmp))
+        print(f"wrote {args.out}/metrics.json, architecture.json" + (", weights.pt" if result.status == "ok" else ""))
     return 0 if result.status == "ok" else 1
 
 
@@ -362,6 +347,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from nas.report import write_reports
     from nas.rundir import RunError, prepare_run_dir
     from nas.spec import SpecError
+    from nas.study import discard_unstarted
     from nas.verify import run_verification
 
     if args.spec is None and not (args.resume and args.out):
@@ -373,7 +359,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        study = execute_search(plan, run_dir, resume=args.resume, trials=args.trials)
+        try:
+            study = execute_search(plan, run_dir, resume=args.resume, trials=args.trials)
+        except (DataError, RunError):
+            if not args.resume:  # a search that failed to start leaves nothing behind: the same command can run again
+                discard_unstarted(plan, run_dir)
+            raise
         if plan.spec.verify.enabled:
             run_verification(plan, study, run_dir)
     except (DataError, RunError) as exc:
@@ -478,7 +469,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
     if args.table is not None and args.phi is not None:
         raise UsageError("--phi: the efficientnet table has fixed members B0-B7; --phi goes with --coefficients")
     base, _ = load_architecture_with_metrics(args.base)
-    out = _new_directory(args.out)
+    out = OutputDir.create(args.out)
     if args.coefficients is not None:
         alpha, beta, gamma = args.coefficients
         phi = 7 if args.phi is None else args.phi
@@ -515,8 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="params, FLOPs and the per-stage table of an architecture")
     p.add_argument("arch", metavar="ARCH", help="architecture JSON file or preset name")
-    p.add_argument("--resolution", type=_positive_int, help="input size (default: the architecture's own)")
-    p.add_argument("--num-classes", type=_positive_int, default=1000, help="classifier outputs (default 1000)")
+    p.add_argument("--resolution", type=_size, help="input size (default: the architecture's own)")
+    p.add_argument("--num-classes", type=_classes, default=1000, help="classifier outputs (default 1000)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--fvcore", action="store_true", help="also count FLOPs by tracing the model with fvcore")
     p.set_defaults(func=cmd_info)
@@ -525,8 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("arch", metavar="ARCH", help="architecture JSON file or preset name")
     p.add_argument("--format", required=True, choices=("json", "timm", "onnx"), help="output format")
     p.add_argument("--out", help="output file (default: stdout; required for onnx); never replaces a file")
-    p.add_argument("--resolution", type=_positive_int, help="onnx: input size (default: the architecture's own)")
-    p.add_argument("--num-classes", type=_positive_int, default=1000, help="onnx: classifier outputs (default 1000)")
+    p.add_argument("--resolution", type=_size, help="onnx: input size (default: the architecture's own)")
+    p.add_argument("--num-classes", type=_classes, default=1000, help="onnx: classifier outputs (default 1000)")
     p.add_argument("--weights", help="onnx: trained weights (weights.pt from nas train)")
     p.set_defaults(func=cmd_export)
 
@@ -556,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--coefficients", type=_coefficients, metavar="A,B,G", help="depth, width, resolution (>= 1)")
     p.add_argument("--table", choices=("efficientnet",), help="the published EfficientNet B0-B7 table")
     p.add_argument("--phi", type=_non_negative_int, help="with --coefficients: largest phi (default 7)")
-    p.add_argument("--num-classes", type=_positive_int, default=1000, help="for the manifest's counts (default 1000)")
+    p.add_argument("--num-classes", type=_classes, default=1000, help="for the manifest's counts (default 1000)")
     p.add_argument("--out", help="new directory for the family (or the grid search's run directory)")
     p.set_defaults(func=cmd_scale)
 
@@ -567,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-size", type=_positive_int, help="class-balanced subset of the training images")
     p.add_argument("--val-size", type=_non_negative_float, default=0.1, help="validation hold-out (fraction or count)")
     t, pg = TrainConfig(), ProgressiveConfig()  # the flags' defaults are the trainer's own
-    p.add_argument("--resolution", type=_positive_int, default=t.resolution,
+    p.add_argument("--resolution", type=_size, default=t.resolution,
                    help=f"training/evaluation size (default {t.resolution})")  # fmt: skip
     p.add_argument("--epochs", type=_positive_int, default=t.epochs)
     p.add_argument("--batch-size", type=_positive_int, default=t.batch_size)
@@ -585,8 +576,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("progressive learning (EfficientNetV2 §4)")
     g.add_argument("--progressive", action="store_true", help="grow image size and regularization over stages")
     g.add_argument("--stages", type=_positive_int, help="stages (default 4, at most one per epoch)")
-    g.add_argument("--min-size", type=_positive_int, help="first-stage image size (default: max-size / 2)")
-    g.add_argument("--max-size", type=_positive_int, help="last-stage image size (default: --resolution)")
+    g.add_argument("--min-size", type=_size, help="first-stage image size (default: max-size / 2)")
+    g.add_argument("--max-size", type=_size, help="last-stage image size (default: --resolution)")
     g.add_argument("--min-dropout", type=_non_negative_float, default=pg.dropout[0])
     g.add_argument("--max-dropout", type=_non_negative_float, default=pg.dropout[1])
     g.add_argument("--min-randaug", type=_non_negative_float, default=pg.randaug[0])
@@ -606,8 +597,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except (UsageError, ArchitectureError) as exc:
-        print(f"nas: error: {exc}" if not str(exc).startswith("nas") else f"{exc}", file=sys.stderr)
+    except (UsageError, ArchitectureError, OutputError) as exc:
+        text = printable(str(exc))
+        print(text if text.startswith("nas") else f"nas: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("nas: interrupted", file=sys.stderr)
@@ -615,7 +607,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # a failure while running: one line, no traceback
-        print(f"nas: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"nas: failed: {type(exc).__name__}: {printable(str(exc))}", file=sys.stderr)
         return 1
 
 

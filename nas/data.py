@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,8 +46,17 @@ __all__ = [
 
 DATASETS = ("digits", "fashion-mnist", "mnist", "cifar10", "npz", "folder", "synthetic")
 DEFAULT_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
+_GRAY_MODES = ("L", "1", "I;16", "I")
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 _SPLIT_SEED = 0  # the validation and held-out test splits never change between runs
+
+# Bad input fails fast and small: sizes known before reading are checked against these first.
+MAX_ARRAY_BYTES = 2**30
+"""The largest array a data file may declare (1 GiB: Fashion-MNIST's training images are 47 MB)."""
+MAX_CLASSES = 100_000
+"""The most classes a dataset may have (ImageNet-21k has 21,841)."""
+MAX_IMAGE_PIXELS = 4096 * 4096
+"""The largest image a folder dataset may hold; each is resized to ``size`` as it is read."""
 
 
 class DataError(ValueError):
@@ -209,9 +220,12 @@ def _parse_options(text: str) -> tuple[tuple[str, float], ...]:
         if key not in allowed:
             raise DataError(f"data: unknown synthetic option {key!r} (allowed: {', '.join(sorted(allowed))})")
         try:
-            out.append((key, float(value)))
+            number = float(value)
         except ValueError:
             raise DataError(f"data: synthetic option {key}: must be a number, got {value!r}") from None
+        if not math.isfinite(number):
+            raise DataError(f"data: synthetic option {key}: must be a finite number, got {value!r}")
+        out.append((key, number))
     return tuple(out)
 
 
@@ -280,10 +294,12 @@ def _check_labels(spec: DataSpec, split: Split, num_classes: int, what: str) -> 
         raise DataError(f"{where}: {what} labels must be in [0, {num_classes - 1}], got {int(split.y.min())}"
                         f"..{int(split.y.max())}")  # fmt: skip
     if what == "training":
+        if num_classes < 2:
+            raise DataError(f"{where}: needs at least 2 classes, got {num_classes}")
         counts = torch.bincount(split.y, minlength=num_classes)
-        empty = [c for c in range(num_classes) if counts[c] == 0]
-        if empty:
-            raise DataError(f"{where}: class {empty[0]} has no training images")
+        empty = torch.nonzero(counts == 0).flatten()
+        if len(empty):
+            raise DataError(f"{where}: class {int(empty[0])} has no training images")
 
 
 def _stratified_split(
@@ -337,6 +353,8 @@ def _labels(values: np.ndarray, where: str) -> torch.Tensor:
             raise DataError(f"{where}: labels must be integers, got dtype {values.dtype}")
     if values.size and values.min() < 0:
         raise DataError(f"{where}: labels must be >= 0, got {values.min()}")
+    if values.size and values.max() >= MAX_CLASSES:
+        raise DataError(f"{where}: labels must be < {MAX_CLASSES:,} (the class limit), got {values.max()}")
     return torch.from_numpy(values.astype(np.int64))
 
 
@@ -371,22 +389,42 @@ def _load_digits(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
     return train, test, classes
 
 
+def _regular_file(path: Path, where: str) -> None:
+    """A data file must be a regular file (not a device, a FIFO, a folder or a link loop)."""
+    if not path.is_file():
+        raise DataError(f"{where}: {path} is not a regular file")
+
+
 def _read_idx(path: Path, where: str) -> np.ndarray:
-    """An IDX file (LeCun's MNIST format), gzip'd or not: big-endian dims, then uint8 data."""
+    """An IDX file (LeCun's MNIST format), gzip'd or not: big-endian dims, then uint8 data.
+
+    The declared size is checked against ``MAX_ARRAY_BYTES`` before the data is read, and
+    a gzip'd file is decompressed only that far: a decompression bomb stops at the limit.
+    """
+    _regular_file(path, where)
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except OSError as exc:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as f:
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
+                raise DataError(f"{where}: {path} is not an unsigned-byte IDX file")
+            ndim = head[3]
+            if not 1 <= ndim <= 4:
+                raise DataError(f"{where}: {path} declares {ndim} dimensions; IDX data has 1 to 4")
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise DataError(f"{where}: {path} is truncated")
+            dims = tuple(int.from_bytes(raw_dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            size = math.prod(dims)
+            if size > MAX_ARRAY_BYTES:
+                raise DataError(f"{where}: {path} declares {dims} ({size:,} bytes), over the limit of "
+                                f"{MAX_ARRAY_BYTES:,} bytes")  # fmt: skip
+            data = f.read(size)
+            extra = f.read(1)
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{where}: cannot read {path} ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataError(f"{where}: {path} is not an unsigned-byte IDX file")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"{where}: {path} is truncated")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    if len(raw) - header != math.prod(dims):
-        raise DataError(f"{where}: {path} holds {len(raw) - header} bytes of data, header says {dims}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    if len(data) != size or extra:
+        raise DataError(f"{where}: {path} holds {'more' if extra else len(data)} bytes of data, header says {dims}")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
 def _find(directory: Path, prefix: str, where: str) -> Path:
@@ -434,6 +472,8 @@ def _load_mnist(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
 
 def _load_cifar10(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
     directory = _directory(spec)
+    if not directory.is_dir():
+        raise DataError(f"cifar10: {directory} is not a directory")
     if (directory / "cifar-10-batches-bin").is_dir():
         directory = directory / "cifar-10-batches-bin"
     record = 1 + 3 * 32 * 32
@@ -441,7 +481,14 @@ def _load_cifar10(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
     def read(paths: list[Path]) -> Split:
         xs, ys = [], []
         for path in paths:
-            raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+            _regular_file(path, "cifar10")
+            if path.stat().st_size > MAX_ARRAY_BYTES:
+                raise DataError(f"cifar10: {path} is {path.stat().st_size:,} bytes, over the limit of "
+                                f"{MAX_ARRAY_BYTES:,}")  # fmt: skip
+            try:
+                raw = np.frombuffer(path.read_bytes(), dtype=np.uint8)
+            except OSError as exc:
+                raise DataError(f"cifar10: cannot read {path} ({exc.strerror or exc})") from None
             if raw.size == 0 or raw.size % record:
                 raise DataError(f"cifar10: {path} is not a CIFAR-10 binary batch ({raw.size} bytes)")
             rows = raw.reshape(-1, record)
@@ -455,21 +502,49 @@ def _load_cifar10(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
         raise DataError(f"cifar10: {directory} must hold data_batch_*.bin and test_batch.bin")
     train, test = read(train_files), read(test_files)
     meta = directory / "batches.meta.txt"
-    names = tuple(n for n in meta.read_text().split() if n) if meta.is_file() else ()
+    try:
+        names = tuple(n for n in meta.read_text(encoding="utf-8").split() if n) if meta.is_file() else ()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cifar10: cannot read {meta} ({exc})") from None
     num_classes = max(int(train.y.max()), int(test.y.max())) + 1
     if len(names) != num_classes:
         names = tuple(str(c) for c in range(num_classes))
     return train, test, names
 
 
+def _read_npz(path: Path, where: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` archive; each member's declared shape is checked against
+    ``MAX_ARRAY_BYTES`` before anything is read, and nothing is unpickled."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                with zf.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+                    elif version == (2, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+                    else:
+                        raise DataError(f"{where}: {info.filename} is .npy format {version}; 1.0 and 2.0 are read")
+                size = math.prod(shape) * dtype.itemsize
+                if size > MAX_ARRAY_BYTES:
+                    raise DataError(f"{where}: {info.filename} declares shape {shape} ({size:,} bytes), over the "
+                                    f"limit of {MAX_ARRAY_BYTES:,} bytes")  # fmt: skip
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except DataError:
+        raise
+    except zipfile.BadZipFile:
+        raise DataError(f"{where}: not an .npz archive (save arrays x and y with numpy.savez)") from None
+    except (OSError, ValueError, EOFError, KeyError, zlib.error) as exc:
+        raise DataError(f"{where}: cannot read ({exc})") from None
+
+
 def _load_npz(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
     path = _directory(spec)
     where = f"npz ({path})"
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{where}: cannot read ({exc})") from None
+    _regular_file(path, where)
+    arrays = _read_npz(path, where)
     for key in ("x", "y"):
         if key not in arrays:
             raise DataError(f"{where}: missing array {key!r} (found: {', '.join(sorted(arrays)) or 'none'})")
@@ -479,6 +554,8 @@ def _load_npz(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
     num_classes = int(full.y.max()) + 1 if len(full) else 0
     if "x_test" in arrays:
         test = Split(_images(arrays["x_test"], f"{where} x_test"), _labels(arrays["y_test"], f"{where} y_test"))
+        if len(test.y) == 0:
+            raise DataError(f"{where}: the test split (x_test, y_test) is empty")
         if test.x.shape[1:] != full.x.shape[1:]:
             raise DataError(f"{where}: x_test images are {tuple(test.x.shape[1:])}, x are {tuple(full.x.shape[1:])}")
         num_classes = max(num_classes, int(test.y.max()) + 1)
@@ -505,28 +582,34 @@ def _load_folder(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
         raise DataError(f"folder: {train_root} must hold one sub-folder per class (found {len(classes)})")
 
     def read(directory: Path) -> tuple[list[Image.Image], list[int]]:
+        """Each image resized to ``size`` as it is read: only small copies are kept."""
         images, labels = [], []
         for label, name in enumerate(classes):
-            files = sorted(p for p in (directory / name).glob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
+            files = sorted(p for p in (directory / name).glob("*")
+                           if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())  # fmt: skip
             if not files and directory == train_root:
                 raise DataError(f"folder: class {name!r} has no images in {directory / name}")
             for path in files:
                 try:
                     with Image.open(path) as img:
-                        img.load()
-                        images.append(img.copy())
-                except (UnidentifiedImageError, OSError) as exc:
+                        if img.width * img.height > MAX_IMAGE_PIXELS:
+                            raise DataError(f"folder: {path} is {img.width}x{img.height}, over the limit of "
+                                            f"{MAX_IMAGE_PIXELS:,} pixels")  # fmt: skip
+                        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale where it can
+                        small = img.convert("RGB" if img.mode not in _GRAY_MODES else "L")
+                        images.append(small.resize((size, size), Image.Resampling.BILINEAR))
+                except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
                     raise DataError(f"folder: cannot decode {path} ({exc})") from None
                 labels.append(label)
         return images, labels
 
     train_imgs, train_labels = read(train_root)
     test_imgs, test_labels = read(root / "test") if has_splits else ([], [])
-    gray = all(img.mode in ("L", "1", "I;16", "I") for img in train_imgs + test_imgs)
+    gray = all(img.mode == "L" for img in train_imgs + test_imgs)
     mode = "L" if gray else "RGB"
 
     def stack(images: list[Image.Image], labels: list[int]) -> Split:
-        arrays = [np.asarray(img.convert(mode).resize((size, size), Image.Resampling.BILINEAR)) for img in images]
+        arrays = [np.asarray(img.convert(mode)) for img in images]
         x = np.stack(arrays) if arrays else np.zeros((0, size, size), np.uint8)
         x = x[:, None] if gray else x.transpose(0, 3, 1, 2)
         return Split(torch.from_numpy(np.ascontiguousarray(x)), torch.tensor(labels, dtype=torch.int64))
@@ -538,23 +621,30 @@ def _load_folder(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
     return train, test, classes
 
 
+def _whole(spec: DataSpec, key: str, default: int, low: int, high: int) -> int:
+    """A whole-number option of the synthetic task, in [low, high]."""
+    value = spec.option(key, default)
+    if not math.isfinite(value) or value != int(value) or not low <= value <= high:
+        raise DataError(f"synthetic: {key} must be a whole number in [{low}, {high}], got {value:g}")
+    return int(value)
+
+
 def _load_synthetic(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
     """Each class is a fixed pattern of Gaussian blobs; samples shift it, scale it and add noise.
 
     ``noise`` (default 0.35) sets the difficulty; ``samples`` counts training+validation images,
     and a further ``test_size`` share is generated for the test split.
     """
-    classes = int(spec.option("classes", 10))
-    samples = int(spec.option("samples", 2000))
-    size = int(spec.option("size", 32))
-    channels = int(spec.option("channels", 1))
+    classes = _whole(spec, "classes", 10, 2, 1000)
+    samples = _whole(spec, "samples", 2000, 2 * classes, 200_000)
+    size = _whole(spec, "size", 32, 4, 256)
+    channels = _whole(spec, "channels", 1, 1, 3)
+    seed = _whole(spec, "seed", 0, 0, 2**32 - 1)
     noise = spec.option("noise", 0.35)
-    if classes < 2 or samples < 2 * classes or size < 4 or channels not in (1, 3) or noise < 0:
-        raise DataError(
-            f"synthetic: need classes >= 2, samples >= 2 * classes, size >= 4, channels 1 or 3 and noise >= 0; "
-            f"got classes={classes}, samples={samples}, size={size}, channels={channels}, noise={noise}"
-        )
-    rng = np.random.default_rng(int(spec.option("seed", 0)))
+    if channels == 2 or not 0 <= noise <= 100:
+        raise DataError(f"synthetic: need channels 1 or 3 and noise in [0, 100]; got channels={channels}, "
+                        f"noise={noise}")  # fmt: skip
+    rng = np.random.default_rng(seed)
     grid = np.stack(np.meshgrid(np.arange(size), np.arange(size), indexing="ij"), -1).astype(np.float32)
     prototypes = np.zeros((classes, channels, size, size), np.float32)
     for c in range(classes):

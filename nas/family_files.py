@@ -3,36 +3,41 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from scaling.family import FamilyMember, family_manifest
 from search_spaces import dumps_architecture
-from search_spaces.files import atomic_write, atomic_write_with
+from search_spaces.files import OutputDir, OutputError, name_problem, printable
 
 __all__ = ["write_family"]
 
 
 def write_family(
     members: list[FamilyMember],
-    out_dir: Path,
+    out: OutputDir,
     *,
     source: dict[str, Any],
     num_classes: int = 1000,
     accuracy: dict[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Write each member and the manifest (``scaling.family.family_manifest``) into ``out_dir``,
-    with ``family.png``: FLOPs and params per phi, and accuracy against FLOPs for trained members."""
+    """Write each member and the manifest (``scaling.family.family_manifest``) into ``out``,
+    with ``family.png``: FLOPs and params per phi, and accuracy against FLOPs for trained members.
+
+    A member's file is named after it; its name is checked as a name first (an
+    architecture name is validated where it is read, and this is the last line of defence).
+    """
     manifest = family_manifest(members, source=source, num_classes=num_classes, accuracy=accuracy)
-    out_dir.mkdir(parents=True, exist_ok=True)
     for m, row in zip(members, manifest["members"], strict=True):
-        atomic_write(out_dir / row["file"], dumps_architecture(m.arch))
-    atomic_write(out_dir / "family.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    _plot(out_dir / "family.png", manifest["members"], title=str(source.get("base", "family")))
+        problem = name_problem(m.name)
+        if problem is not None:
+            raise OutputError(f"family member name {printable(repr(m.name), limit=80)}: {problem}")
+        out.write(row["file"], dumps_architecture(m.arch))
+    out.write("family.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    _plot(out, manifest["members"], title=str(source.get("base", "family")))
     return manifest
 
 
-def _plot(path: Path, rows: list[dict[str, Any]], *, title: str) -> None:
+def _plot(out: OutputDir, rows: list[dict[str, Any]], *, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,5 +64,5 @@ def _plot(path: Path, rows: list[dict[str, Any]], *, title: str) -> None:
         acc.set_title("trained members")
         acc.grid(alpha=0.3, which="both")
     fig.tight_layout()
-    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    out.write_with("family.png", lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)

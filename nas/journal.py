@@ -9,12 +9,13 @@ last line, which reading skips and ``compact`` drops.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
 from typing import Any
 
-from search_spaces.files import atomic_write
+from search_spaces.files import OutputError, atomic_write
 
 __all__ = ["append", "compact", "read"]
 
@@ -37,7 +38,12 @@ def read(path: Path) -> list[dict[str, Any]]:
 def append(path: Path, record: dict[str, Any]) -> None:
     """Add one record durably (NaN is written as JSON's ``NaN``, which ``read`` accepts)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)  # never through a link
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(f"{path}: is a link; effnas does not write through links") from None
+        raise
     try:
         os.write(fd, (json.dumps(record, sort_keys=True) + "\n").encode())
         os.fsync(fd)

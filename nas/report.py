@@ -8,6 +8,7 @@ line) and ``report.md`` (the summary and the top-k table).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from pathlib import Path
@@ -16,8 +17,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from search_spaces import architecture_from_dict, dumps_architecture
-from search_spaces.files import atomic_write, atomic_write_with
+from search_spaces import architecture_from_record, dumps_architecture
+from search_spaces.files import OutputDir
 
 from .plan import RunPlan
 from .progress import MS_METRICS
@@ -43,7 +44,7 @@ _MEASURED = ("latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ra
 _METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "reward", "seconds", "train_seconds")
 
 
-def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[str],
+def _write_trials_csv(out: OutputDir, trials: list[FrozenTrial], choice_names: list[str],
                       verified: dict[int, Verified]) -> None:  # fmt: skip
     columns = ["number", "state", "reason", *_METRIC_COLUMNS, "verified_mean", "verified_std", "verified_runs",
                "worker", *choice_names]  # fmt: skip
@@ -64,10 +65,10 @@ def _write_trials_csv(path: Path, trials: list[FrozenTrial], choice_names: list[
             **{name: t.params.get(name) for name in choice_names},
         }
         writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    atomic_write(path, text.getvalue())
+    out.write("trials.csv", text.getvalue(), replace=True)
 
 
-def _plot(path: Path, plan: RunPlan, trials: list[FrozenTrial], front: list[FrozenTrial],
+def _plot(out: OutputDir, plan: RunPlan, trials: list[FrozenTrial], front: list[FrozenTrial],
           best: FrozenTrial | None, verified: dict[int, Verified]) -> None:  # fmt: skip
     import matplotlib
 
@@ -100,7 +101,7 @@ def _plot(path: Path, plan: RunPlan, trials: list[FrozenTrial], front: list[Froz
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     fig.tight_layout()
-    atomic_write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    out.write_with("report.png", lambda tmp: fig.savefig(tmp, dpi=110, format="png"), replace=True)
     plt.close(fig)
 
 
@@ -155,34 +156,34 @@ def _cost_text(plan: RunPlan) -> str:
 def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: int = 10) -> dict[str, Any]:
     """Write every output file of the run directory from the study; returns a summary."""
     spec, objective = plan.spec, plan.objective
+    out = OutputDir.existing(run_dir, what="run directory")
     trials = study.get_trials(deepcopy=False)
     names: list[str] = []
     for t in trials:
         names.extend(n for n in t.params if n not in names)
     verified = verified_results(plan, study, run_dir)
-    _write_trials_csv(run_dir / "trials.csv", trials, names, verified)
+    _write_trials_csv(out, trials, names, verified)
     best = best_trial(study, objective)
     number = verified_best(objective, verified)
     if number is not None:  # the best mean verified score, not the luckiest proxy run
         best = next(t for t in trials if t.number == number)
     front = pareto_trials(study, objective)
     if best is not None:
-        arch = architecture_from_dict(best.user_attrs["architecture"])
+        arch = architecture_from_record(best.user_attrs["architecture"])
         metrics = _metrics(best)
         if best.number in verified:
             v = verified[best.number]
             metrics.update(verified_mean=v.mean, verified_std=v.std, verified_runs=v.runs,
                            verified_accuracy=v.accuracy_mean)  # fmt: skip
-        atomic_write(run_dir / "best.json", dumps_architecture(arch, metrics))
-    pareto_dir = run_dir / "pareto"
-    pareto_dir.mkdir(exist_ok=True)
-    for old in pareto_dir.glob("trial-*.json"):
+        out.write("best.json", dumps_architecture(arch, metrics), replace=True)
+    pareto = out.folder("pareto")
+    for old in pareto.root.glob("trial-*.json"):
         old.unlink()
     for t in front:
-        arch = architecture_from_dict(t.user_attrs["architecture"])
-        arch = arch.__class__(**{**arch.__dict__, "name": f"{spec.name}-trial-{t.number}"})
-        atomic_write(pareto_dir / f"trial-{t.number:04d}.json", dumps_architecture(arch, _metrics(t)))
-    _plot(run_dir / "report.png", plan, trials, front, best, verified)
+        arch = dataclasses.replace(architecture_from_record(t.user_attrs["architecture"]),
+                                   name=f"{spec.name}-trial-{t.number}")  # fmt: skip
+        pareto.write(f"trial-{t.number:04d}.json", dumps_architecture(arch, _metrics(t)))
+    _plot(out, plan, trials, front, best, verified)
 
     states: dict[str, int] = {}
     for t in trials:
@@ -234,6 +235,6 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
     for t in front:
         lines.append(f"| {t.number} | {_fmt(t.user_attrs['accuracy'], 'acc')} | {t.user_attrs['cost']:.6g} |")
     lines += ["", "![accuracy against cost](report.png)", ""]
-    atomic_write(run_dir / "report.md", "\n".join(lines))
+    out.write("report.md", "\n".join(lines), replace=True)
     return {"best": best, "front": front, "states": states, "wall": wall, "train_seconds": train_seconds,
             "trial_seconds": seconds}  # fmt: skip

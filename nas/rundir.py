@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from search_spaces.files import atomic_write
+from search_spaces.files import OutputDir, OutputError, real_path
 
 from .plan import RunPlan
 from .spec import dump_spec, spec_to_dict
@@ -24,13 +24,21 @@ class RunError(ValueError):
 
 
 def create_run_dir(plan: RunPlan, out: str | None) -> Path:
-    """A new run directory (``out``, else the spec's) holding the resolved ``spec.yaml``."""
-    run_dir = Path(out or plan.spec.run_dir)
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        raise RunError(f"{run_dir}: run directory already exists; use --resume to continue it, or another --out")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(run_dir / SPEC_FILE, dump_spec(plan.spec))
-    return run_dir
+    """A new run directory (``out``, else the spec's) holding the resolved ``spec.yaml``.
+
+    Its real path is checked (``runs/new/..`` is ``runs``): one that exists and is not
+    empty is refused, so nothing already there is replaced.
+    """
+    given = out or plan.spec.run_dir
+    real = real_path(given)
+    if real.exists() and (not real.is_dir() or any(real.iterdir())):
+        raise RunError(f"{given}: run directory already exists; use --resume to continue it, or another --out")
+    try:
+        folder = OutputDir.create(given)
+    except OutputError as exc:
+        raise RunError(str(exc)) from None
+    folder.write(SPEC_FILE, dump_spec(plan.spec))
+    return folder.root
 
 
 def open_run_dir(run_dir: Path, *, purpose: str, what: str = "--resume") -> RunPlan:

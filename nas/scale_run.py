@@ -36,7 +36,7 @@ from search_spaces import (
     architecture_to_dict,
     load_architecture,
 )
-from search_spaces.files import atomic_write
+from search_spaces.files import OutputDir
 
 from . import journal
 from .data import Dataset
@@ -128,11 +128,11 @@ def run_grid(plan: RunPlan, run_dir: Path, *, log: Callable[[str], None] = print
     if not finished:
         raise RunError("scale: every candidate failed; see grid.jsonl")
     best = best_row(finished)
-    _write_table(run_dir, [rows[c] for c in candidates if c in rows], best)
-    family_dir = run_dir / "family"
-    if family_dir.exists():
-        for old in family_dir.iterdir():
-            old.unlink()
+    out = OutputDir.existing(run_dir, what="run directory")
+    _write_table(out, [rows[c] for c in candidates if c in rows], best)
+    family_dir = out.folder("family")
+    for old in family_dir.root.iterdir():  # the family of an earlier choice goes
+        old.unlink()
     members = compound_family(base, alpha=best.alpha, beta=best.beta, gamma=best.gamma, phi=g.phi)
     member_accuracy = _train_members(plan, run_dir, members, base, log=log)
     write_family(members, family_dir, num_classes=plan.num_classes, accuracy=member_accuracy,
@@ -217,14 +217,14 @@ def _train_members(
     return {name: value for name, value in found.items() if not math.isnan(value)}
 
 
-def _write_table(run_dir: Path, rows: list[GridRow], best: GridRow) -> None:
+def _write_table(out: OutputDir, rows: list[GridRow], best: GridRow) -> None:
     fields = [f.name for f in dataclasses.fields(GridRow)]
     table = io.StringIO(newline="")
     writer = csv.DictWriter(table, fieldnames=fields)
     writer.writeheader()
     for row in rows:
         writer.writerow(dataclasses.asdict(row))
-    atomic_write(run_dir / "grid.csv", table.getvalue())
+    out.write("grid.csv", table.getvalue(), replace=True)
     lines = [
         f"chosen: alpha {best.alpha:g}, beta {best.beta:g}, gamma {best.gamma:g} "
         f"(accuracy {100 * best.accuracy:.2f}%, FLOPs x{best.flops_ratio:.3f} for nominal {best.nominal:.3f})",
@@ -235,4 +235,4 @@ def _write_table(run_dir: Path, rows: list[GridRow], best: GridRow) -> None:
     for r in sorted(rows, key=lambda r: (-r.accuracy if not math.isnan(r.accuracy) else math.inf, r.flops)):
         lines.append(f"| {r.alpha:g} | {r.beta:g} | {r.gamma:g} | {r.nominal:.3f} | {r.flops_ratio:.3f} | "
                      f"{r.params / 1e6:.2f}M | {100 * r.accuracy:.2f}% | {r.seconds:.1f} | {r.same_as} |")  # fmt: skip
-    atomic_write(run_dir / "grid.md", "\n".join(lines) + "\n")
+    out.write("grid.md", "\n".join(lines) + "\n", replace=True)

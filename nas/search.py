@@ -20,7 +20,7 @@ from optuna.trial import FrozenTrial
 from .plan import RunPlan
 from .progress import format_cost, format_duration
 from .results import best_trial, pareto_trials
-from .study import fail_interrupted, finished_trials, open_study, running_trials
+from .study import check_resumable, fail_interrupted, finished_trials, open_study, running_trials
 from .trial import TrialEvaluator, TrialFailed
 
 __all__ = ["optimize", "start_study"]
@@ -31,6 +31,7 @@ def start_study(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
     """Create or load the study, fail trials that died with their process, and say what is left."""
     study = open_study(plan, run_dir, create=not resume)
     if resume:
+        check_resumable(plan, study)
         lost = fail_interrupted(study)
         if lost:
             log(f"marked {lost} interrupted trial(s) as failed")

@@ -17,9 +17,11 @@ from typing import Any
 import yaml
 
 from search_spaces import SPACES, ArchitectureError, load_architecture
+from search_spaces.architecture import MAX_RESOLUTION
+from search_spaces.files import name_problem, printable
 
 from .costs import StepSettings
-from .data import DataSpec
+from .data import MAX_CLASSES, DataSpec
 from .objectives import KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
 from .train import TrainConfig
 
@@ -107,6 +109,8 @@ class SpaceSpec:
 
 DEFAULT_BASE = {"mbconv": "efficientnet-b0", "training_aware": "efficientnetv2-s"}
 BUDGETS = ("flops", "params", "latency_ms", "step_time")
+STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
+"""The databases Optuna's RDBStorage (SQLAlchemy) reaches; ``scheme+driver://`` picks a driver."""
 
 
 @dataclass(frozen=True)
@@ -128,9 +132,11 @@ class TargetSpec:
     step: StepSettings = field(default_factory=StepSettings)
 
     def __post_init__(self) -> None:
-        for name in ("resolution", "num_classes"):
+        for name, high in (("resolution", MAX_RESOLUTION), ("num_classes", MAX_CLASSES)):
             if getattr(self, name) < 1:
                 raise _fail(name, "must be >= 1", getattr(self, name))
+            if getattr(self, name) > high:
+                raise _fail(name, f"must be <= {high:,}", getattr(self, name))
         given = [n for n in BUDGETS if getattr(self, n) is not None]
         if len(given) > 1:
             raise SpecError(f"target: give at most one budget (flops, params, latency_ms or step_time), got {given}")
@@ -283,8 +289,11 @@ class SearchSpec:
             raise _fail("workers", "is for executor local; Ray sizes itself (search.ray.num_cpus)", self.workers)
         if self.timeout_minutes is not None and not self.timeout_minutes > 0:
             raise _fail("timeout_minutes", "must be > 0", self.timeout_minutes)
-        if self.storage is not None and "://" not in self.storage:
-            raise _fail("storage", "must be a storage URL such as sqlite:///path/study.db", self.storage)
+        if self.storage is not None:
+            scheme = self.storage.partition("://")[0].split("+")[0]
+            if "://" not in self.storage or scheme not in STORAGE_SCHEMES:
+                raise _fail("storage", f"must be a database URL ({', '.join(STORAGE_SCHEMES)}), such as "
+                            "sqlite:///path/study.db", printable(self.storage, limit=120))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -365,8 +374,9 @@ class ExperimentSpec:
     output: OutputSpec = field(default_factory=OutputSpec)
 
     def __post_init__(self) -> None:
-        if not self.name or "/" in self.name:
-            raise _fail("name", "must be a non-empty name without '/'", self.name)
+        problem = name_problem(self.name)
+        if problem is not None:
+            raise ValueError(f"name: {problem}, got {printable(repr(self.name), limit=80)}")
         t = self.target
         if self.objective.type == "training_aware" and t.budget is not None:
             raise SpecError(f"target.{t.cost}: objective training_aware is normalized by the base, not a budget, "

@@ -9,23 +9,29 @@ running when its process died is marked failed with that reason.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import socket
 import warnings
 from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import FrozenTrial, TrialState
 
 from .plan import RunPlan
 from .rundir import RunError, open_run_dir
+from .spec import spec_to_dict
 
 __all__ = [
     "FINISHED",
     "INTERRUPTED",
+    "check_resumable",
     "completed",
+    "discard_unstarted",
     "fail_interrupted",
     "fail_trials",
     "finished_trials",
@@ -81,9 +87,16 @@ def make_pruner(plan: RunPlan) -> optuna.pruners.BasePruner:
 
 
 def storage_url(plan: RunPlan, run_dir: Path) -> str:
-    """Where the study lives, as shown to users: the spec's URL, the journal file, or SQLite."""
+    """Where the study lives, as shown to users: the spec's URL, the journal file, or SQLite.
+
+    A relative SQLite path in ``search.storage`` (``sqlite:///study.db``) lies in the run
+    directory, not in whatever folder the command was started from.
+    """
     search = plan.spec.search
     if search.storage:
+        prefix = "sqlite:///"
+        if search.storage.startswith(prefix) and not search.storage[len(prefix) :].startswith("/"):
+            return f"{prefix}{(run_dir / search.storage[len(prefix) :]).resolve()}"
         return search.storage
     if search.workers > 1 or (run_dir / JOURNAL).exists():
         return str((run_dir / JOURNAL).resolve())
@@ -106,29 +119,70 @@ def study_storage(plan: RunPlan, run_dir: Path) -> optuna.storages.BaseStorage:
     return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S)
 
 
-def open_study(plan: RunPlan, run_dir: Path, *, create: bool, worker: int = 0) -> optuna.Study:
-    """Create the study of a new run, or load the study of an existing one (as worker ``worker``)."""
+def open_study(plan: RunPlan, run_dir: Path, *, create: bool, worker: int = 0, what: str = "--resume") -> optuna.Study:
+    """Create the study of a new run, or load the study of an existing one (as worker ``worker``).
+
+    A new study records the spec it was made for (``SPEC_ATTR``), so that a resumed run can
+    tell whether its ``spec.yaml`` was edited since. Storage that cannot be reached or read
+    (a server down, a driver missing, a corrupt file) is an error of one line.
+    """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     url = redacted_url(storage_url(plan, run_dir))
-    storage = study_storage(plan, run_dir)
-    if create:
-        try:
-            return optuna.create_study(storage=storage, study_name=plan.name, sampler=make_sampler(plan),
-                                       pruner=make_pruner(plan), directions=plan.objective.directions)  # fmt: skip
-        except optuna.exceptions.DuplicatedStudyError:
-            raise RunError(f"search.storage: a study named {plan.name!r} already exists in {url}; "
-                           "resume it with --resume or rename the experiment") from None  # fmt: skip
+    default_db = run_dir / "study.db"
+    if not create and not plan.spec.search.storage and url.startswith("sqlite:") and not default_db.is_file():
+        raise RunError(f"{what}: {run_dir} holds no study (no study.db)")
     try:
-        return optuna.load_study(storage=storage, study_name=plan.name, sampler=make_sampler(plan, worker),
-                                 pruner=make_pruner(plan))  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            storage = study_storage(plan, run_dir)
+            if create:
+                study = optuna.create_study(storage=storage, study_name=plan.name, sampler=make_sampler(plan),
+                                            pruner=make_pruner(plan), directions=plan.objective.directions)  # fmt: skip
+                study.set_user_attr(SPEC_ATTR, _recorded_spec(plan))
+                return study
+            return optuna.load_study(storage=storage, study_name=plan.name, sampler=make_sampler(plan, worker),
+                                     pruner=make_pruner(plan))  # fmt: skip
+    except optuna.exceptions.DuplicatedStudyError:
+        raise RunError(f"search.storage: a study named {plan.name!r} already exists in {url}; "
+                       "resume it with --resume or rename the experiment") from None  # fmt: skip
     except KeyError:
-        raise RunError(f"--resume: no study named {plan.name!r} in {url}") from None
+        raise RunError(f"{what}: no study named {plan.name!r} in {url}") from None
+    except (ImportError, OSError, RuntimeError, ValueError, sqlalchemy.exc.SQLAlchemyError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"search.storage: cannot open the study in {url} ({type(exc).__name__}: {reason})") from None
+
+
+SPEC_ATTR = "effnas_spec"
+"""The study's user attribute holding the resolved spec it was made for (JSON)."""
+
+
+STUDY_SECTIONS = ("name", "seed", "space", "target", "objective", "proxy")
+"""What defines a study's trials: a resumed run must keep them (``search``, ``verify`` and
+``output`` may change between runs)."""
+
+
+def _recorded_spec(plan: RunPlan) -> str:
+    """The spec sections that define the study's trials, as JSON."""
+    data = spec_to_dict(plan.spec)
+    return json.dumps({k: data[k] for k in STUDY_SECTIONS}, sort_keys=True)
+
+
+def check_resumable(plan: RunPlan, study: optuna.Study) -> None:
+    """Refuse to resume a study with a spec other than the one it was made for, naming what changed."""
+    recorded = study.user_attrs.get(SPEC_ATTR)
+    if recorded is None:  # a study from before specs were recorded
+        return
+    then, now = json.loads(recorded), json.loads(_recorded_spec(plan))
+    for section in sorted(set(then) | set(now)):
+        if then.get(section) != now.get(section):
+            raise RunError(f"--resume: the spec's section {section!r} differs from the one this study was made for; "
+                           "a resumed run keeps its spec (start a new run to change it)")  # fmt: skip
 
 
 def load_run(run_dir: Path) -> tuple[RunPlan, optuna.Study]:
     """The plan and study of an existing run directory (for reports)."""
     plan = open_run_dir(run_dir, purpose="search", what="nas report")
-    return plan, open_study(plan, run_dir, create=False)
+    return plan, open_study(plan, run_dir, create=False, what="nas report")
 
 
 def finished_trials(study: optuna.Study) -> list[FrozenTrial]:
@@ -200,3 +254,22 @@ def fail_interrupted(study: optuna.Study, *, pids: set[int] | None = None, reaso
         if pid is None or pids is not None or not _alive(int(pid)):
             lost.append(trial)
     return fail_trials(study, lost, reason or INTERRUPTED)
+
+
+def discard_unstarted(plan: RunPlan, run_dir: Path) -> None:
+    """Remove a new run that failed before any trial ran: its study and its directory.
+
+    The directory was created empty by this run (``rundir.create_run_dir``), so it holds
+    only what the run wrote. A run with any recorded trial is kept.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            storage = study_storage(plan, run_dir)
+            study = optuna.load_study(storage=storage, study_name=plan.name)
+            if study.get_trials(deepcopy=False):
+                return
+            optuna.delete_study(storage=storage, study_name=plan.name)
+    except Exception:  # no study was made (or it cannot be reached): only the directory is left
+        pass
+    shutil.rmtree(run_dir, ignore_errors=True)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from search_spaces import Architecture, build_model, count_params
+from search_spaces.architecture import MAX_RESOLUTION
 
 from .data import Dataset, Split, batches
 
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("adamw", "sgd", "rmsprop")
+MAX_EPOCHS = 10_000
+MAX_BATCH = 65_536
+"""Limits that keep a mistyped number from exhausting memory before training starts."""
 SCHEDULES = ("onecycle", "cosine", "constant")
 
 
@@ -64,10 +68,12 @@ class ProgressiveConfig:
     mixup: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
-        for name in ("stages", "min_size", "max_size"):
+        for name, high in (("stages", MAX_EPOCHS), ("min_size", MAX_RESOLUTION), ("max_size", MAX_RESOLUTION)):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name}: must be >= 1, got {value!r}")
+            if value is not None and value > high:
+                raise ValueError(f"{name}: must be <= {high:,}, got {value!r}")
         for name, limit in (("dropout", 1.0), ("randaug", 30.0), ("mixup", math.inf)):
             bounds = getattr(self, name)
             if len(bounds) != 2 or not all(0 <= b < limit for b in bounds):
@@ -126,12 +132,16 @@ class TrainConfig:
         """Raise ``ValueError`` naming the first bad field and its value."""
         checks: list[tuple[str, bool, str]] = [
             ("epochs", self.epochs >= 1, ">= 1"),
-            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("epochs", self.epochs <= MAX_EPOCHS, f"<= {MAX_EPOCHS:,}"),
+            # BatchNorm needs two images per batch to train (batches are full: drop_last)
+            ("batch_size", self.batch_size >= 2, ">= 2 (batch norm needs two images per batch)"),
+            ("batch_size", self.batch_size <= MAX_BATCH, f"<= {MAX_BATCH:,}"),
             ("optimizer", self.optimizer in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
             ("lr", self.lr > 0 and math.isfinite(self.lr), "a finite number > 0"),
             ("weight_decay", self.weight_decay >= 0, ">= 0"),
             ("schedule", self.schedule in SCHEDULES, f"one of {', '.join(SCHEDULES)}"),
             ("resolution", self.resolution >= 1, ">= 1"),
+            ("resolution", self.resolution <= MAX_RESOLUTION, f"<= {MAX_RESOLUTION}"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
             ("dropout", self.dropout is None or 0 <= self.dropout < 1, "in [0, 1)"),
             ("randaug", 0 <= self.randaug < 30, "in [0, 30)"),

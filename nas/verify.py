@@ -24,7 +24,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from search_spaces import Architecture, architecture_from_dict
+from search_spaces import Architecture, architecture_from_record
 
 from . import journal
 from .data import Dataset
@@ -61,8 +61,16 @@ def candidates(plan: RunPlan, study: optuna.Study) -> list[FrozenTrial]:
 
 def read_verified(run_dir: Path) -> dict[tuple[int, int], dict[str, Any]]:
     """Finished verification runs by (trial, seed); a torn last line is skipped."""
-    return {(int(r["trial"]), int(r["seed"])): r for r in journal.read(run_dir / VERIFY_FILE)
-            if "trial" in r and "seed" in r}  # fmt: skip
+    return {(r["trial"], r["seed"]): r for r in journal.read(run_dir / VERIFY_FILE) if _complete(r)}
+
+
+def _complete(record: dict[str, Any]) -> bool:
+    """A verification record with every field, of the right type (an edited or foreign line is skipped)."""
+    numbers = all(isinstance(record.get(k), (int, float)) and not isinstance(record.get(k), bool)
+                  for k in ("accuracy", "seconds"))  # fmt: skip
+    ids = all(type(record.get(k)) is int for k in ("trial", "seed"))
+    reward = record.get("reward") is None or isinstance(record.get("reward"), (int, float))
+    return numbers and ids and reward and record.get("status") in ("ok", "failed")
 
 
 def verify_accuracy(arch: Architecture, data: Dataset, plan: RunPlan, seed: int) -> tuple[float, float, str]:
@@ -93,7 +101,7 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
         started = time.perf_counter()
         for i, (trial, seed) in enumerate(todo, 1):
             a = trial.user_attrs
-            arch = architecture_from_dict(a["architecture"])
+            arch = architecture_from_record(a["architecture"])
             accuracy, seconds, reason = verify_accuracy(arch, data, plan, seed)
             reward = objective.reward(objective.values(accuracy, a))
             record = {"trial": trial.number, "seed": seed, "accuracy": accuracy, "reward": reward,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .budget import Fit, FitError, fit_to_budget, scale_to_budget
 from .compound import (
     EFFICIENTNET_TABLE,
     RESOLUTION_DIVISOR,
@@ -11,7 +12,6 @@ from .compound import (
     scale,
     scaled_resolution,
 )
-from .naive import NaiveBaseline, scale_to_budget
 from .rounding import V1_ROUND_LIMIT, V2_ROUND_LIMIT, round_filters, round_repeats
 
 __all__ = [
@@ -20,8 +20,10 @@ __all__ = [
     "V1_ROUND_LIMIT",
     "V2_ROUND_LIMIT",
     "Coefficients",
-    "NaiveBaseline",
+    "Fit",
+    "FitError",
     "efficientnet_family",
+    "fit_to_budget",
     "flops_product",
     "round_filters",
     "round_repeats",

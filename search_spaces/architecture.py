@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write
+from .files import atomic_write, name_problem, printable, sanitize_name
 
 __all__ = [
     "ACTIVATIONS",
@@ -27,6 +27,7 @@ __all__ = [
     "Stage",
     "Stem",
     "architecture_from_dict",
+    "architecture_from_record",
     "architecture_hash",
     "architecture_to_dict",
     "dumps_architecture",
@@ -35,6 +36,23 @@ __all__ = [
 ]
 
 FORMAT = "effnas.architecture/1"
+
+# Bad input fails fast and small: every size an architecture declares is checked first.
+MAX_RESOLUTION = 4096
+MAX_CHANNELS = 100_000
+MAX_REPEATS = 1_000
+MAX_STAGES = 64
+MAX_KERNEL = 31
+MAX_EXPAND = 64
+MAX_FILE_CHARS = 10_000_000
+"""Limits of the architecture format: far above every published network (B7: 600 px, 2560
+channels, 4 repeats per stage before scaling), far below what exhausts memory."""
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 ACTIVATIONS = ("silu", "relu")
 
 
@@ -114,11 +132,15 @@ class Architecture:
 # --------------------------------------------------------------------------- decoding
 
 
-def _int(value: Any, path: str, *, minimum: int) -> int:
+def _int(value: Any, path: str, *, minimum: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ArchitectureError(path, f"must be an integer, got {value!r}")
+        raise ArchitectureError(path, f"must be an integer, got {printable(repr(value), limit=40)}")
     if value < minimum:
         raise ArchitectureError(path, f"must be >= {minimum}, got {value!r}")
+    if value > maximum:
+        raise ArchitectureError(
+            path, f"must be <= {maximum:,} (the format's limit), got {printable(repr(value), limit=40)}"
+        )
     return value
 
 
@@ -156,19 +178,19 @@ def _stage(value: Any, path: str) -> Stage:
 
     names = {f.name for f in fields(Stage)}
     data = _object(value, path, names, set())
-    kernel = _int(data["kernel"], f"{path}.kernel", minimum=1)
+    kernel = _int(data["kernel"], f"{path}.kernel", minimum=1, maximum=MAX_KERNEL)
     if kernel % 2 == 0:
         raise ArchitectureError(f"{path}.kernel", f"must be odd, got {kernel}")
-    stride = _int(data["stride"], f"{path}.stride", minimum=1)
+    stride = _int(data["stride"], f"{path}.stride", minimum=1, maximum=MAX_RESOLUTION)
     if stride not in (1, 2):
         raise ArchitectureError(f"{path}.stride", f"must be 1 or 2, got {stride}")
     return Stage(
         block=_choice(data["block"], f"{path}.block", tuple(BLOCK_KINDS)),
-        repeats=_int(data["repeats"], f"{path}.repeats", minimum=1),
+        repeats=_int(data["repeats"], f"{path}.repeats", minimum=1, maximum=MAX_REPEATS),
         kernel=kernel,
         stride=stride,
-        expand=_int(data["expand"], f"{path}.expand", minimum=1),
-        channels=_int(data["channels"], f"{path}.channels", minimum=1),
+        expand=_int(data["expand"], f"{path}.expand", minimum=1, maximum=MAX_EXPAND),
+        channels=_int(data["channels"], f"{path}.channels", minimum=1, maximum=MAX_CHANNELS),
         se=_float(data["se"], f"{path}.se", low=0.0, high=1.0),
     )
 
@@ -186,6 +208,12 @@ def architecture_from_dict(data: Any) -> Architecture:
     return Architecture(**_parse(data))
 
 
+def architecture_from_record(data: Mapping[str, Any]) -> Architecture:
+    """An architecture recorded by effnas itself (a study's trial, a journal): as
+    ``architecture_from_dict``, but a name from before names were checked is sanitised."""
+    return architecture_from_dict({**data, "name": sanitize_name(data.get("name"))})
+
+
 def _parse(data: Any) -> dict[str, Any]:
     """The validated constructor arguments of an architecture object."""
     data = _object(data, "", _REQUIRED, _OPTIONAL)
@@ -194,19 +222,24 @@ def _parse(data: Any) -> dict[str, Any]:
     name = data["name"]
     if not isinstance(name, str) or not name.strip():
         raise ArchitectureError("name", f"must be a non-empty string, got {name!r}")
+    problem = name_problem(name)
+    if problem is not None:
+        raise ArchitectureError("name", f"{problem}, got {printable(repr(name), limit=80)}")
     stages = data["stages"]
     if not isinstance(stages, list) or not stages:
-        raise ArchitectureError("stages", f"must be a non-empty list, got {stages!r}")
+        raise ArchitectureError("stages", f"must be a non-empty list, got {printable(repr(stages), limit=80)}")
+    if len(stages) > MAX_STAGES:
+        raise ArchitectureError("stages", f"must have at most {MAX_STAGES} stages, got {len(stages)}")
     if "metrics" in data and not isinstance(data["metrics"], dict):
         raise ArchitectureError("metrics", f"must be an object, got {data['metrics']!r}")
     stem = _object(data["stem"], "stem", {"channels"}, set())
     head = _object(data["head"], "head", {"channels"}, set())
     spec: dict[str, Any] = dict(
         name=name,
-        resolution=_int(data["resolution"], "resolution", minimum=1),
-        stem=Stem(channels=_int(stem["channels"], "stem.channels", minimum=1)),
+        resolution=_int(data["resolution"], "resolution", minimum=1, maximum=MAX_RESOLUTION),
+        stem=Stem(channels=_int(stem["channels"], "stem.channels", minimum=1, maximum=MAX_CHANNELS)),
         stages=tuple(_stage(s, f"stages[{i}]") for i, s in enumerate(stages)),
-        head=Head(channels=_int(head["channels"], "head.channels", minimum=1)),
+        head=Head(channels=_int(head["channels"], "head.channels", minimum=1, maximum=MAX_CHANNELS)),
         dropout=_float(data.get("dropout", 0.2), "dropout", low=0.0, high=1.0),
         drop_path=_float(data.get("drop_path", 0.2), "drop_path", low=0.0, high=1.0),
         activation=_choice(data.get("activation", "silu"), "activation", ACTIVATIONS),
@@ -276,10 +309,16 @@ def read_architecture_file(path: str | Path) -> tuple[Architecture, dict[str, An
         raise ArchitectureError("", f"{path}: cannot read ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise ArchitectureError("", f"{path}: not UTF-8 text") from None
+    if len(text) > MAX_FILE_CHARS:
+        raise ArchitectureError("", f"{path}: {len(text):,} characters, over the limit of {MAX_FILE_CHARS:,}")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ArchitectureError("", f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    except (RecursionError, ValueError) as exc:  # nesting too deep, an integer too long, NaN or Infinity
+        raise ArchitectureError(
+            "", f"{path}: unreadable JSON ({printable(str(exc).splitlines()[0], limit=120)})"
+        ) from None
     try:
         arch = architecture_from_dict(data)
     except ArchitectureError as exc:

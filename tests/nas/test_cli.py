@@ -13,6 +13,7 @@ import pytest
 from search_spaces import count_flops, count_params, load_architecture, preset_names, preset_path
 
 ROOT = Path(__file__).resolve().parents[2]
+SMALL = str(ROOT / "experiments/archs/small-mbconv.json")
 
 
 def test_presets_lists_all(cli, capsys):
@@ -156,3 +157,58 @@ def test_python_dash_m_and_console_script():
     if script.exists():  # installed with pip
         done = subprocess.run([str(script), "presets"], capture_output=True, text=True, check=False)
         assert done.returncode == 0 and "efficientnet-b7" in done.stdout
+
+
+# --------------------------------------------------------------------------- hostile names and paths
+
+
+def _b0_named(tmp_path, name):
+    data = json.loads(preset_path("efficientnet-b0").read_text())
+    data["name"] = name
+    path = tmp_path / "arch.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("name", ["../../escape-family", "/tmp/abs-family", "a\\b", "..", "ok\x1b[31mred\x07"])
+def test_architecture_names_that_are_not_names_exit_2(cli, tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    arch = _b0_named(tmp_path, name)
+    (tmp_path / "escape-family-phi0.json").write_text("a user's file")
+    code, _, err = cli("scale", "--base", arch, "--coefficients", "1.2,1.1,1.15", "--phi", "0", "--out", "runs/fam")
+    assert code == 2 and "name: must" in err and "\x1b" not in err and "\x07" not in err
+    assert (tmp_path / "escape-family-phi0.json").read_text() == "a user's file" and not (tmp_path / "runs").exists()
+    code, out, err = cli("info", arch)
+    assert code == 2 and out == "" and "\x1b" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_out_with_dot_dot_never_replaces(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    keep = tmp_path / "keep"
+    keep.mkdir()
+    (keep / "metrics.json").write_text("mine")
+    code, _, err = cli("train", "efficientnet-b0", "--data", "digits", "--epochs", "1", "--out", "keep/new/..")
+    assert code == 2 and "already exists" in err
+    code, _, err = cli("export", "efficientnet-b0", "--format", "json", "--out", "keep/new/../metrics.json")
+    assert code == 2 and "already exists" in err
+    assert sorted(p.name for p in keep.iterdir()) == ["metrics.json"] and (keep / "metrics.json").read_text() == "mine"
+
+
+def test_spec_names_that_leave_runs_exit_2(cli, write_spec, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("..", "a/b", "nul\x00"):
+        path = write_spec(name="s")
+        path.write_text(path.read_text().replace("name: s", f"name: {json.dumps(name)}"))
+        code, _, err = cli("search", path)
+        assert code == 2 and err.startswith("nas: error: name: must"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]  # no runs/, no spec.yaml, no report.md
+
+
+def test_onnx_export_never_writes_through_a_fixed_temporary_name(cli, tmp_path):
+    pytest.importorskip("onnx")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "m.onnx.tmp").symlink_to(victim)
+    code, _, err = cli("export", SMALL, "--format", "onnx", "--out", tmp_path / "m.onnx")
+    assert code == 0, err
+    assert victim.read_text() == "keep me" and (tmp_path / "m.onnx").stat().st_size > 0

@@ -124,7 +124,8 @@ BAD = [
     ({"search": {"executor": "ray", "ray": {"cpus_per_trial": 0}}}, "search.ray.cpus_per_trial: must be > 0"),
     ({"search": {"executor": "ray", "ray": {"max_failures": -1}}}, "search.ray.max_failures: must be >= 0, got -1"),
     ({"search": {"ray": {"adress": "x"}}}, "search.ray.adress: unknown key"),
-    ({"search": {"storage": "study.db"}}, "search.storage: must be a storage URL"),
+    ({"search": {"storage": "study.db"}}, "search.storage: must be a database URL"),
+    ({"search": {"storage": "redis://localhost/0"}}, "search.storage: must be a database URL"),
     ({"seed": "zero"}, "seed: must be an integer, got 'zero'"),
     ({"name": ""}, "name: must be a non-empty name"),
 ]
