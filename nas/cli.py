@@ -377,6 +377,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     stored = "".join(f"{f}, " for f in ("study.db", "study.journal") if (run_dir / f).exists())
     print(f"wrote {run_dir}/: spec.yaml, {stored}trials.csv, report.md, report.png, "
           f"pareto/ ({len(summary['front'])})" + (", best.json" if best is not None else ""))  # fmt: skip
+    if summary["versus_naive"] is not None:
+        print(f"best.json, {summary['versus_naive'].text()}")
+    if summary["naive_wins"]:
+        print("the search found nothing better than B0 scaled to the budget at this budget and proxy: "
+              "best.json is the naive network")  # fmt: skip
     if best is None:
         print("no trial completed, so there is no best.json", file=sys.stderr)
         return 1

@@ -4,6 +4,11 @@
   (MnasNet Eq. 2, reference §3.2). Soft: alpha = beta = -0.07 (doubling the cost is worth
   about 5% relative accuracy: 1.05 * 2**beta ~ 1). Hard: alpha = 0, beta = -1. EfficientNet
   used the soft form with COST = FLOPs and T = 400M (P1 §4).
+- ``mnas`` with ``mode: abs``: TuNAS's absolute reward ``ACC + beta * |COST / T - 1|``
+  with beta < 0 (Bender et al. 2020, arXiv 2008.06120, §4): any distance from the target
+  costs, under it as much as over it, for budgets that cannot be fitted (latency, step
+  time). TuNAS tunes beta per search space; effnas's default -0.07 reuses the magnitude of
+  MnasNet's soft exponent.
 - ``pareto``: maximize accuracy and minimize cost; a budget, if any, is a constraint
   ``cost - T <= 0`` (Optuna's ``trial.set_constraint``).
 - ``training_aware``: ``A * S**w * P**v`` (EfficientNetV2 §3.3, reference §4.2), with S the
@@ -26,12 +31,14 @@ from typing import Any, Protocol, TypeVar
 from optuna.study import StudyDirection
 
 __all__ = [
+    "ABS_BETA",
     "KINDS",
     "MNAS_HARD",
     "MNAS_SOFT",
     "TRAINING_AWARE",
     "Objective",
     "Record",
+    "absolute_reward",
     "is_feasible",
     "mnas_reward",
     "training_aware_reward",
@@ -40,6 +47,7 @@ __all__ = [
 MNAS_SOFT = (-0.07, -0.07)
 MNAS_HARD = (0.0, -1.0)
 TRAINING_AWARE = (-0.07, -0.05)  # (w, v) of P2 §3.3
+ABS_BETA = -0.07
 KINDS = ("mnas", "pareto", "training_aware")
 
 
@@ -57,6 +65,20 @@ def mnas_reward(accuracy: float, cost: float, target: float, *, alpha: float, be
         return math.nan
     exponent = alpha if cost <= target else beta
     return accuracy * (cost / target) ** exponent
+
+
+def absolute_reward(accuracy: float, cost: float, target: float, *, beta: float) -> float:
+    """``accuracy + beta * |cost / target - 1|`` (TuNAS's absolute reward; beta < 0).
+
+    NaN accuracy gives NaN; a non-positive target or a negative cost is an error.
+    """
+    if not target > 0:
+        raise ValueError(f"target: must be > 0, got {target}")
+    if not cost >= 0:
+        raise ValueError(f"cost: must be >= 0, got {cost}")
+    if math.isnan(accuracy):
+        return math.nan
+    return accuracy + beta * abs(cost / target - 1.0)
 
 
 def training_aware_reward(accuracy: float, step_ratio: float, param_ratio: float, *, w: float, v: float) -> float:
@@ -98,7 +120,8 @@ class Objective:
     (accuracy maximized, cost minimized). ``budget`` is the target T of the cost metric, or
     None. ``hard`` is the hard-constraint MnasNet form (alpha = 0, beta = -1, Eq. 1:
     maximize ACC subject to COST <= T): a candidate over budget is not trained, and its
-    reward is 0, below every feasible one. ``w`` and ``v`` are the training-aware exponents.
+    reward is 0, below every feasible one. ``absolute`` is TuNAS's absolute reward with
+    ``beta``. ``w`` and ``v`` are the training-aware exponents.
     """
 
     kind: str
@@ -106,6 +129,7 @@ class Objective:
     alpha: float = MNAS_SOFT[0]
     beta: float = MNAS_SOFT[1]
     hard: bool = False
+    absolute: bool = False
     w: float = TRAINING_AWARE[0]
     v: float = TRAINING_AWARE[1]
 
@@ -157,6 +181,8 @@ class Objective:
             return "accuracy up, cost down" + (", cost <= budget" if self.budget is not None else "")
         if self.hard:
             return "hard"
+        if self.absolute:
+            return f"abs, ACC + {self.beta:g} * |cost/T - 1|"
         return "soft" if (self.alpha, self.beta) == MNAS_SOFT else f"custom, alpha {self.alpha:g}, beta {self.beta:g}"
 
     # ------------------------------------------------------------------ one trial
@@ -177,6 +203,8 @@ class Objective:
             return [training_aware_reward(accuracy, step_ratio, param_ratio, w=self.w, v=self.v)]
         if self.budget is None:
             raise ValueError("objective mnas: needs a budget (target.flops, target.params or target.latency_ms)")
+        if self.absolute:
+            return [absolute_reward(accuracy, cost, self.budget, beta=self.beta)]
         return [mnas_reward(accuracy, cost, self.budget, alpha=self.alpha, beta=self.beta)]
 
     def reward(self, values: Sequence[float]) -> float | None:

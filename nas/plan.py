@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scaling.budget import BUDGET_METRICS, Fit, fit_to_budget, scale_to_budget
 from search_spaces import SPACES, Architecture, Space, load_architecture
 
 from .costs import StepSettings, StepTime, StepTimeCache
@@ -88,6 +89,31 @@ class RunPlan:
     def base(self) -> Architecture:
         """The space's base network, at the target resolution."""
         return self.space.base
+
+    @property
+    def fits(self) -> bool:
+        """Whether candidates are fitted to the budget: a FLOPs or params budget, ``target.lower``
+        set, and the one-reward ``mnas`` objective (a Pareto search wants costs to vary)."""
+        return (self.objective.kind == "mnas" and self.objective.budget is not None
+                and self.cost_metric in BUDGET_METRICS and self.spec.target.lower is not None)  # fmt: skip
+
+    def fit(self, arch: Architecture, *, lower: float | None = None) -> Fit:
+        """``arch`` fitted by one width multiplier into [lower * T, T] at the target (``scaling.fit_to_budget``).
+
+        ``lower`` defaults to ``target.lower``; raises ``FitError`` for a network that cannot land.
+        """
+        t = self.spec.target
+        assert self.objective.budget is not None
+        band = t.lower if lower is None else lower
+        return fit_to_budget(arch, self.objective.budget, lower=band or 0.0, metric=self.cost_metric,
+                             resolution=t.resolution, num_classes=t.num_classes, name=arch.name)  # fmt: skip
+
+    def naive(self) -> Fit:
+        """The naive network: the base uniformly width-scaled to the budget (``scaling.scale_to_budget``)."""
+        t = self.spec.target
+        assert self.objective.budget is not None and self.cost_metric in BUDGET_METRICS
+        return scale_to_budget(self.base, self.objective.budget, metric=self.cost_metric, resolution=t.resolution,
+                               num_classes=t.num_classes)  # fmt: skip
 
     @property
     def measures_steps(self) -> bool:

@@ -20,15 +20,34 @@ from optuna.trial import FrozenTrial
 from search_spaces import architecture_from_record, dumps_architecture
 from search_spaces.files import OutputDir
 
+from .objectives import Record
 from .plan import RunPlan
 from .progress import MS_METRICS
 from .results import best_trial, pareto_trials, ranked_trials
-from .verify import Verified, kendall_tau, verified_best, verified_results
+from .verify import (
+    NAIVE,
+    Verified,
+    kendall_tau,
+    naive_contender,
+    read_verified,
+    verified_best,
+    verified_results,
+    versus_naive,
+)
 
 __all__ = ["write_reports"]
 
 
-def _metrics(trial: FrozenTrial) -> dict[str, Any]:
+def _verified_metrics(v: Verified) -> dict[str, Any]:
+    return {
+        "verified_mean": v.mean,
+        "verified_std": v.std,
+        "verified_runs": v.runs,
+        "verified_accuracy": v.accuracy_mean,
+    }
+
+
+def _metrics(trial: Record) -> dict[str, Any]:
     a = trial.user_attrs
     out = {"trial": trial.number, "accuracy": a.get("accuracy"), "flops": a.get("flops"), "params": a.get("params"),
            "cost": a.get("cost"), "reward": a.get("reward")}  # fmt: skip
@@ -41,7 +60,8 @@ def _metrics(trial: FrozenTrial) -> dict[str, Any]:
 _MEASURED = ("latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ratio")
 
 
-_METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "reward", "seconds", "train_seconds")
+_METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "fit_width", "cost_before_fit", "reward",
+                   "seconds", "train_seconds", "same_as", "warm_start")  # fmt: skip
 
 
 def _write_trials_csv(out: OutputDir, trials: list[FrozenTrial], choice_names: list[str],
@@ -162,19 +182,32 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
     for t in trials:
         names.extend(n for n in t.params if n not in names)
     verified = verified_results(plan, study, run_dir)
+    naive = verified.pop(NAIVE, None)
     _write_trials_csv(out, trials, names, verified)
     best = best_trial(study, objective)
     number = verified_best(objective, verified)
     if number is not None:  # the best mean verified score, not the luckiest proxy run
         best = next(t for t in trials if t.number == number)
+    versus = None
+    if naive is not None and number is not None:
+        versus = versus_naive(number, naive.trial, read_verified(run_dir))
+    # the naive network wins when its mean verified score is the best of all (it may be a trial itself)
+    naive_wins = naive is not None and verified_best(objective, {**verified, naive.trial: naive}) == naive.trial
     front = pareto_trials(study, objective)
-    if best is not None:
-        arch = architecture_from_record(best.user_attrs["architecture"])
-        metrics = _metrics(best)
-        if best.number in verified:
-            v = verified[best.number]
-            metrics.update(verified_mean=v.mean, verified_std=v.std, verified_runs=v.runs,
-                           verified_accuracy=v.accuracy_mean)  # fmt: skip
+    record: Record | None = best
+    if naive_wins and naive is not None and naive.trial == NAIVE:  # the search found nothing better
+        record = naive_contender(plan)
+    if record is not None:
+        arch = architecture_from_record(record.user_attrs["architecture"])
+        metrics = _metrics(record)
+        if naive_wins:
+            metrics["naive"] = True
+        if naive_wins and naive is not None:
+            metrics.update(_verified_metrics(naive))
+        elif record.number in verified:
+            metrics.update(_verified_metrics(verified[record.number]))
+        if versus is not None:
+            metrics["versus_naive"] = dataclasses.asdict(versus)
         out.write("best.json", dumps_architecture(arch, metrics), replace=True)
     pareto = out.folder("pareto")
     for old in pareto.root.glob("trial-*.json"):
@@ -214,8 +247,14 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
         cost = _fmt(best.user_attrs["cost"], cost_kind)
         accuracy = _fmt(best.user_attrs["accuracy"], "acc")
         chosen_by = f"by mean verified {key}" if best.number in verified else f"by proxy {key}"
-        lines.append(f"- best ({chosen_by}): trial {best.number}, accuracy {accuracy}, {metric} {cost}{reward} "
-                     "-> `best.json`")  # fmt: skip
+        written = record is best  # else best.json is the naive network
+        lines.append(f"- best ({chosen_by}): trial {best.number}, accuracy {accuracy}, {metric} {cost}{reward}"
+                     + (" -> `best.json`" if written else ""))  # fmt: skip
+    if versus is not None:
+        lines.append(f"- {versus.text()} (verified accuracy, paired by seed)")
+    if naive_wins and naive is not None:
+        lines.append(f"- the search found nothing better than B0 scaled to the budget at this budget and proxy: "
+                     f"the naive network (mean verified {key} {_fmt(naive.mean, 'r')}) -> `best.json`")  # fmt: skip
     steps = any("step_time" in t.user_attrs for t in ranked)
     ratios = any("step_ratio" in t.user_attrs for t in ranked)
     header = ["trial", "accuracy", "FLOPs", "params"] + (["step ms (IQR)"] if steps else []) + (
@@ -237,4 +276,4 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
     lines += ["", "![accuracy against cost](report.png)", ""]
     out.write("report.md", "\n".join(lines), replace=True)
     return {"best": best, "front": front, "states": states, "wall": wall, "train_seconds": train_seconds,
-            "trial_seconds": seconds}  # fmt: skip
+            "trial_seconds": seconds, "versus_naive": versus, "naive_wins": naive_wins}  # fmt: skip

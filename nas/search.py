@@ -23,13 +23,15 @@ from .results import best_trial, pareto_trials
 from .study import check_resumable, fail_interrupted, finished_trials, open_study, running_trials
 from .trial import TrialEvaluator, TrialFailed
 
-__all__ = ["optimize", "start_study"]
+__all__ = ["optimize", "start_study", "warm_start"]
 
 
 def start_study(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
                 log: Callable[[str], None]) -> optuna.Study:  # fmt: skip
     """Create or load the study, fail trials that died with their process, and say what is left."""
     study = open_study(plan, run_dir, create=not resume)
+    if not resume:
+        warm_start(plan, study, log)
     if resume:
         check_resumable(plan, study)
         lost = fail_interrupted(study)
@@ -41,6 +43,24 @@ def start_study(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
         f"{spec.space.base_ref}; {spec.search.sampler} sampler; {done}/{total} trials finished, "
         f"{max(0, total - done)} to run")  # fmt: skip
     return study
+
+
+def warm_start(plan: RunPlan, study: optuna.Study, log: Callable[[str], None]) -> None:
+    """Enqueue the naive network as trial 0 of a fitted search: the base's own choices, which
+    the fit turns into the base uniformly scaled to the budget (``RunPlan.naive``).
+
+    ``enqueue_trial`` puts it in the study itself, so local workers and Ray's OptunaSearch
+    (whose ``points_to_evaluate`` a define-by-run space ignores) both run it first.
+    """
+    if not plan.fits:
+        return
+    params = plan.space.base_params()
+    if params is None:
+        log(f"warm start: {plan.base.name} is not a point of this space (its own choices are not offered); "
+            "no naive trial is enqueued")  # fmt: skip
+        return
+    study.enqueue_trial(params, user_attrs={"warm_start": "naive"})
+    log(f"warm start: trial 0 is {plan.base.name} scaled uniformly to the budget (the naive network)")
 
 
 def optimize(

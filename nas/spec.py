@@ -22,7 +22,7 @@ from search_spaces.files import name_problem, printable
 
 from .costs import StepSettings
 from .data import MAX_CLASSES, DataSpec
-from .objectives import KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
+from .objectives import ABS_BETA, KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
 from .train import TrainConfig
 
 __all__ = [
@@ -71,12 +71,14 @@ class SpaceSpec:
     se: tuple[float, ...] | None = None
     layers: tuple[int, ...] | None = None
     width: tuple[float, ...] | None = None
+    stem: tuple[float, ...] | None = None
+    head: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.type not in SPACES:
             raise _fail("type", f"must be {' or '.join(SPACES)}", self.type)
         own = {f.name for f in dataclasses.fields(SPACES[self.type])}
-        for name in ("block", "width"):
+        for name in CHOICES:
             if getattr(self, name) is not None and name not in own:
                 raise _fail(name, f"is not a choice of the {self.type} space", list(getattr(self, name)))
         try:
@@ -95,8 +97,7 @@ class SpaceSpec:
 
     def given_choices(self) -> dict[str, tuple[Any, ...]]:
         """The choice lists that are set (all of the space's own, once resolved)."""
-        names = ("block", "kernel", "expand", "se", "layers", "width")
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        return {n: getattr(self, n) for n in CHOICES if getattr(self, n) is not None}
 
     def resolved(self) -> SpaceSpec:
         """The base and every choice left out filled in from the space's own defaults (one source)."""
@@ -108,6 +109,8 @@ class SpaceSpec:
 
 
 DEFAULT_BASE = {"mbconv": "efficientnet-b0", "training_aware": "efficientnetv2-s"}
+CHOICES = ("block", "kernel", "expand", "se", "layers", "width", "stem", "head")
+"""The choice lists a space may take (each space class has its own subset)."""
 BUDGETS = ("flops", "params", "latency_ms", "step_time")
 STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
 """The databases Optuna's RDBStorage (SQLAlchemy) reaches; ``scheme+driver://`` picks a driver."""
@@ -121,6 +124,11 @@ class TargetSpec:
     this machine at batch 1) or ``step_time`` (one training step in ms, measured as
     ``step`` says, ``nas.costs.StepSettings``). The cost metric is the budget's; without
     one, FLOPs (step time for the ``training_aware`` objective).
+
+    ``lower``: with a FLOPs or params budget T and the ``mnas`` objective, every candidate
+    is fitted by one width multiplier into [lower * T, T] (``scaling.fit_to_budget``), and
+    one that cannot land there is not trained. ``none`` (or null) scores candidates at
+    their sampled cost instead.
     """
 
     resolution: int = 224
@@ -130,8 +138,11 @@ class TargetSpec:
     latency_ms: float | None = None
     step_time: float | None = None
     step: StepSettings = field(default_factory=StepSettings)
+    lower: float | None = 0.9
 
     def __post_init__(self) -> None:
+        if self.lower is not None and not 0 < self.lower <= 1:
+            raise _fail("lower", "must be in (0, 1], or none to score candidates unfitted", self.lower)
         for name, high in (("resolution", MAX_RESOLUTION), ("num_classes", MAX_CLASSES)):
             if getattr(self, name) < 1:
                 raise _fail(name, "must be >= 1", getattr(self, name))
@@ -159,8 +170,9 @@ class TargetSpec:
 
 @dataclass(frozen=True)
 class ObjectiveSpec:
-    """``mnas`` (``mode`` soft, hard, or custom with ``alpha``/``beta``), ``pareto``, or
-    ``training_aware`` (``A * S**w * P**v``, w = -0.07 and v = -0.05 by default; P2 §3.3)."""
+    """``mnas`` (``mode`` soft, hard, custom with ``alpha``/``beta``, or abs with ``beta``,
+    TuNAS's absolute reward), ``pareto``, or ``training_aware`` (``A * S**w * P**v``, w =
+    -0.07 and v = -0.05 by default; P2 §3.3)."""
 
     type: str = "mnas"
     mode: str = "soft"
@@ -172,8 +184,8 @@ class ObjectiveSpec:
     def __post_init__(self) -> None:
         if self.type not in KINDS:
             raise _fail("type", f"must be {', '.join(KINDS[:-1])} or {KINDS[-1]}", self.type)
-        if self.mode not in ("soft", "hard", "custom"):
-            raise _fail("mode", "must be soft, hard or custom", self.mode)
+        if self.mode not in ("soft", "hard", "custom", "abs"):
+            raise _fail("mode", "must be soft, hard, custom or abs", self.mode)
         if self.type == "training_aware":
             if self.mode != "soft" or self.alpha is not None or self.beta is not None:
                 raise _fail("mode", "training_aware takes w and v, not mode, alpha or beta", self.mode)
@@ -183,8 +195,10 @@ class ObjectiveSpec:
             )
         if self.mode == "custom" and (self.alpha is None or self.beta is None):
             raise _fail("alpha", "mode custom needs both alpha and beta", self.alpha)
-        if self.mode != "custom" and (self.alpha is not None or self.beta is not None):
-            raise _fail("mode", "alpha and beta are only read with mode: custom", self.mode)
+        if self.mode == "abs" and (self.alpha is not None or (self.beta is not None and not self.beta < 0)):
+            raise _fail("beta", "mode abs reads beta only, and it must be < 0", self.beta)
+        if self.mode not in ("custom", "abs") and (self.alpha is not None or self.beta is not None):
+            raise _fail("mode", "alpha and beta are only read with mode: custom (beta also with abs)", self.mode)
 
     def objective(self, budget: float | None) -> Objective:
         """The ``Objective`` this section describes, owning ``budget``."""
@@ -199,6 +213,8 @@ class ObjectiveSpec:
         if self.mode == "custom":
             assert self.alpha is not None and self.beta is not None  # checked above
             return Objective("mnas", budget, self.alpha, self.beta)
+        if self.mode == "abs":
+            return Objective("mnas", budget, beta=ABS_BETA if self.beta is None else self.beta, absolute=True)
         return Objective("mnas", budget, *MNAS_SOFT)
 
 
@@ -408,7 +424,7 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
+        if value is None or (value == "none" and options[0] in (int, float)):  # YAML's none: no value
             return None
         return _decode(options[0], value, path)
     if origin is tuple:

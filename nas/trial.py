@@ -15,12 +15,13 @@ from typing import Any
 
 import optuna
 
-from search_spaces import Architecture, architecture_to_dict, count_flops, count_params
+from scaling.budget import FitError
+from search_spaces import Architecture, architecture_hash, architecture_to_dict, count_flops, count_params
 
 from .costs import StepTimeCache, measure_latency_ms
 from .data import Dataset
 from .plan import RunPlan
-from .study import worker_id
+from .study import completed, worker_id
 from .train import EpochRecord, train
 
 __all__ = ["RUN_ATTRS", "STEP_TIMES", "TrialEvaluator", "TrialFailed"]
@@ -29,11 +30,14 @@ STEP_TIMES = "step_times.jsonl"
 
 RUN_ATTRS = (
     "worker", "flops", "params", "latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ratio", "cost",
-    "architecture", "skipped", "accuracy", "reward", "seconds", "train_seconds", "fail_reason",
+    "fit_width", "cost_before_fit", "arch_hash", "same_as", "warm_start", "architecture", "skipped", "accuracy",
+    "reward", "seconds", "train_seconds", "fail_reason",
 )  # fmt: skip
 """Every user attribute a trial may record (``evaluate_arch`` and the worker id)."""
 
 EpochHook = Callable[[int, list[float], float], None]
+Lookup = Callable[[str], "tuple[int, dict[str, Any]] | None"]
+"""``lookup(arch_hash)``: an earlier trial that trained the same network (its number and attributes), or None."""
 
 
 class TrialFailed(Exception):
@@ -92,8 +96,14 @@ class TrialEvaluator:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
+        def lookup(arch_hash: str) -> tuple[int, dict[str, Any]] | None:
+            for done in completed(trial.study):
+                if done.user_attrs.get("arch_hash") == arch_hash and done.user_attrs.get("accuracy") is not None:
+                    return done.number, done.user_attrs
+            return None
+
         try:
-            return self.evaluate_arch(self.plan.space.sample(trial), attrs, on_epoch=on_epoch)
+            return self.evaluate_arch(self.plan.space.sample(trial), attrs, on_epoch=on_epoch, lookup=lookup)
         finally:
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
@@ -102,26 +112,54 @@ class TrialEvaluator:
                 trial.set_constraint("budget", constraint)
 
     def evaluate_arch(
-        self, arch: Architecture, attrs: dict[str, Any], *, on_epoch: EpochHook | None = None
+        self,
+        arch: Architecture,
+        attrs: dict[str, Any],
+        *,
+        on_epoch: EpochHook | None = None,
+        lookup: Lookup | None = None,
     ) -> list[float]:
-        """Count, (maybe) train and score ``arch``; what a trial records goes into ``attrs``.
+        """Fit, count, (maybe) train and score ``arch``; what a trial records goes into ``attrs``.
 
-        ``on_epoch(epoch, values, accuracy)`` sees the objective values after every epoch; it
-        may raise to stop the trial (a pruner does). Any failure of the candidate (in
-        measuring or in training) raises ``TrialFailed`` with ``attrs["fail_reason"]`` set.
+        With a fitted budget (``RunPlan.fits``) the candidate is first rescaled into
+        [lower * T, T]; one that cannot land is recorded as skipped, untrained, with reward 0.
+        ``lookup(arch_hash)`` finds an earlier trial of the same network: its result is
+        taken (``same_as``) and nothing is trained again. ``on_epoch(epoch, values,
+        accuracy)`` sees the objective values after every epoch; it may raise to stop the
+        trial (a pruner does). Any failure of the candidate (in measuring or in training)
+        raises ``TrialFailed`` with ``attrs["fail_reason"]`` set.
         """
-        objective = self.plan.objective
+        plan, objective = self.plan, self.plan.objective
         started = time.perf_counter()
         train_started: float | None = None  # set once training starts (a skipped trial trains nothing)
         try:
+            if plan.fits:
+                try:
+                    fit = plan.fit(arch)
+                except FitError as exc:
+                    unfitted = self.cost(arch)
+                    attrs.update(unfitted, cost_before_fit=unfitted["cost"], accuracy=None, reward=0.0,
+                                 architecture=architecture_to_dict(arch))  # fmt: skip
+                    band = f"[{plan.spec.target.lower:g} x budget, budget]"
+                    attrs["skipped"] = f"cannot land in {band}: {exc}; not trained"
+                    return [0.0]
+                arch = fit.arch
+                attrs.update(fit_width=fit.width, cost_before_fit=float(fit.cost_before))
             costs = self.cost(arch)
             attrs.update(costs)
             attrs["architecture"] = architecture_to_dict(arch)
+            attrs["arch_hash"] = architecture_hash(arch)
             if objective.skips(costs["cost"]):
-                attrs["skipped"] = (f"over budget: {self.plan.cost_metric} {costs['cost']:.6g} > "
+                attrs["skipped"] = (f"over budget: {plan.cost_metric} {costs['cost']:.6g} > "
                                     f"{objective.budget:.6g}; not trained (hard constraint)")  # fmt: skip
                 attrs.update(accuracy=None, reward=0.0)
                 return [0.0]
+            earlier = lookup(attrs["arch_hash"]) if lookup is not None else None
+            if earlier is not None:  # the same network was trained already: its result stands
+                number, done = earlier
+                values = objective.values(float(done["accuracy"]), costs)
+                attrs.update(accuracy=done["accuracy"], reward=objective.reward(values), same_as=number)
+                return values
 
             def report(record: EpochRecord) -> None:
                 values = objective.values(record.val_accuracy, costs)

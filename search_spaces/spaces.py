@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from .architecture import Architecture
+from .architecture import Architecture, Head, Stem
 from .registry import block_kind
 from .rounding import make_divisible
 
@@ -40,7 +40,12 @@ class MBConvSpace:
 
     Defaults (PM §4.1): kernel {3, 5}; expansion {1, 3, 6} (MnasNet's found models use
     these; the paper's exact set is unpublished); SE {0, 0.25}; layers base + {-1, 0, +1}
-    (at least 1); width {0.75, 1.0, 1.25} x base channels, rounded to a multiple of 8.
+    (at least 1); width {0.75, 1.0, 1.25} x base channels, rounded to a multiple of 8. The
+    stem's and the head's widths are choices too (``stem`` {0.5, 0.75, 1.0}, ``head``
+    {0.25, 0.5, 0.75, 1.0} x the base's): B0 keeps a 1280-channel head at every width, which
+    at a 100M budget is most of its parameters, so a search for a small budget may trade
+    head for stages. The base's own values are among every default list, so the base is a
+    point of the space (``base_params``).
     """
 
     base: Architecture
@@ -49,12 +54,15 @@ class MBConvSpace:
     se: tuple[float, ...] = (0.0, 0.25)
     layers: tuple[int, ...] = (-1, 0, 1)
     width: tuple[float, ...] = (0.75, 1.0, 1.25)
+    stem: tuple[float, ...] = (0.5, 0.75, 1.0)
+    head: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)
     conditional: ClassVar[bool] = False  # every parameter is asked of every trial
 
     def __post_init__(self) -> None:
         _check_common(self.kernel, self.expand, self.se, self.layers)
-        _check_distinct("width", self.width)
-        _check_each("width", self.width, lambda w: w > 0, "widths must be > 0")
+        for name in ("width", "stem", "head"):
+            _check_distinct(name, getattr(self, name))
+            _check_each(name, getattr(self, name), lambda w: w > 0, "widths must be > 0")
 
     def stage_layers(self, index: int) -> list[int]:
         """Distinct layer counts of stage ``index``: base + delta, at least 1, sorted."""
@@ -69,7 +77,18 @@ class MBConvSpace:
             out[f"s{i + 1}.se"] = list(self.se)
             out[f"s{i + 1}.layers"] = self.stage_layers(i)
             out[f"s{i + 1}.width"] = list(self.width)
+        out["stem.width"] = list(self.stem)
+        out["head.width"] = list(self.head)
         return out
+
+    def base_params(self) -> dict[str, Any] | None:
+        """The choices that decode to the base itself, or None where the base is not a point of the space."""
+        params: dict[str, Any] = {"stem.width": 1.0, "head.width": 1.0}
+        for i, stage in enumerate(self.base.stages):
+            p = f"s{i + 1}."
+            params.update({p + "kernel": stage.kernel, p + "expand": stage.expand, p + "se": stage.se,
+                           p + "layers": stage.repeats, p + "width": 1.0})  # fmt: skip
+        return _if_valid(self, params)
 
     def size(self) -> int:
         """Number of distinct architectures (the product of all choice counts)."""
@@ -95,7 +114,10 @@ class MBConvSpace:
                     channels=make_divisible(stage.channels * float(params[p + "width"])),
                 )
             )
-        return dataclasses.replace(self.base, name=f"{self.base.name}-searched", stages=tuple(stages))
+        stem = Stem(make_divisible(self.base.stem.channels * float(params.get("stem.width", 1.0))))
+        head = Head(make_divisible(self.base.head.channels * float(params.get("head.width", 1.0))))
+        return dataclasses.replace(self.base, name=f"{self.base.name}-searched", stages=tuple(stages), stem=stem,
+                                   head=head)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -149,6 +171,17 @@ class TrainingAwareSpace:
             total *= ops * len(self.kernel) * len(self.expand) * len(self.stage_layers(i))
         return total
 
+    def base_params(self) -> dict[str, Any] | None:
+        """The choices that decode to the base itself, or None where the base is not a point of the space."""
+        params: dict[str, Any] = {}
+        for i, stage in enumerate(self.base.stages):
+            p = f"s{i + 1}."
+            params.update({p + "block": stage.block, p + "kernel": stage.kernel, p + "expand": stage.expand,
+                           p + "layers": stage.repeats})  # fmt: skip
+            if stage.block == "mbconv":
+                params[p + "se"] = stage.se
+        return _if_valid(self, params)
+
     def sample(self, suggest: Suggester) -> Architecture:
         """Ask ``suggest`` stage by stage; the SE ratio only for an MBConv stage."""
         params: dict[str, Any] = {}
@@ -179,6 +212,17 @@ class TrainingAwareSpace:
                 )
             )
         return dataclasses.replace(self.base, name=f"{self.base.name}-searched", stages=tuple(stages))
+
+
+def _if_valid(space: MBConvSpace | TrainingAwareSpace, params: dict[str, Any]) -> dict[str, Any] | None:
+    """``params`` if each is one of its parameter's choices (and, where every parameter is
+    always asked, none is missing); else None."""
+    choices = space.choices()
+    if not space.conditional and set(params) != set(choices):
+        return None
+    if any(name not in choices or value not in choices[name] for name, value in params.items()):
+        return None
+    return params
 
 
 def _layer_counts(base: Architecture, index: int, deltas: Sequence[int]) -> list[int]:

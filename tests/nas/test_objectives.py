@@ -13,6 +13,7 @@ from nas.objectives import (
     MNAS_SOFT,
     TRAINING_AWARE,
     Objective,
+    absolute_reward,
     is_feasible,
     mnas_reward,
     training_aware_reward,
@@ -146,3 +147,29 @@ def test_training_aware_objective():
     assert math.isnan(training_aware_reward(math.nan, 1.0, 1.0, w=-0.07, v=-0.05))
     with pytest.raises(ValueError, match=r"step_ratio: must be > 0, got 0\.0"):
         training_aware_reward(0.8, 0.0, 1.0, w=-0.07, v=-0.05)
+
+
+ABS_CASES = [
+    # (accuracy, cost, beta, expected): TuNAS's absolute reward, ACC + beta * |cost/T - 1|
+    (0.8, T, -0.07, 0.8),  # at the target: the accuracy itself
+    (0.8, 0.5 * T, -0.07, 0.8 - 0.035),  # half the budget costs as much as
+    (0.8, 1.5 * T, -0.07, 0.8 - 0.035),  # half again over it: symmetric, unlike the soft reward
+    (0.8, 2 * T, -0.5, 0.3),
+    (0.8, 0.0, -0.07, 0.73),
+]
+
+
+@pytest.mark.parametrize(("acc", "cost", "beta", "expected"), ABS_CASES)
+def test_absolute_reward_table(acc, cost, beta, expected):
+    assert absolute_reward(acc, cost, T, beta=beta) == pytest.approx(expected, rel=1e-12)
+    objective = Objective("mnas", T, beta=beta, absolute=True)
+    assert objective.values(acc, {"cost": cost}) == [pytest.approx(expected, rel=1e-12)]
+
+
+def test_absolute_reward_nan_and_errors():
+    assert math.isnan(absolute_reward(math.nan, T, T, beta=-0.07))
+    with pytest.raises(ValueError, match="target"):
+        absolute_reward(0.8, T, 0.0, beta=-0.07)
+    with pytest.raises(ValueError, match="cost"):
+        absolute_reward(0.8, -1.0, T, beta=-0.07)
+    assert Objective("mnas", T, beta=-0.1, absolute=True).describe() == "abs, ACC + -0.1 * |cost/T - 1|"

@@ -39,11 +39,17 @@ def test_size_and_names():
     space = MBConvSpace(base=B0)
     choices = space.choices()
     assert list(choices)[:5] == ["s1.kernel", "s1.expand", "s1.se", "s1.layers", "s1.width"]
-    assert len(choices) == 5 * 7
+    assert len(choices) == 5 * 7 + 2 and list(choices)[-2:] == ["stem.width", "head.width"]
     # stage 1 has one layer: {max(1, 0), 1, 2} = {1, 2}; the others three counts each
     assert choices["s1.layers"] == [1, 2] and choices["s6.layers"] == [3, 4, 5]
     per_stage = 2 * 3 * 2 * 3
-    assert space.size() == math.prod([per_stage * len(choices[f"s{i}.layers"]) for i in range(1, 8)])
+    stem_head = 3 * 4
+    assert space.size() == stem_head * math.prod([per_stage * len(choices[f"s{i}.layers"]) for i in range(1, 8)])
+    # the base is a point of the space, and decodes to itself
+    params = space.base_params()
+    assert params is not None and space.decode(params).stages == B0.stages
+    assert (space.decode(params).stem, space.decode(params).head) == (B0.stem, B0.head)
+    assert MBConvSpace(base=B0, width=(0.5,)).base_params() is None  # width 1 not offered
 
 
 def test_samples_are_valid_and_follow_the_choices():
@@ -58,7 +64,7 @@ def test_samples_are_valid_and_follow_the_choices():
             # width 0.5 of B0's 16, 24, 40, 80, 112, 192, 320, to the nearest multiple of 8 (ties up)
             assert stage.channels in (base.channels, HALF[base.channels])
             assert abs(stage.repeats - base.repeats) <= 1 and stage.repeats >= 1
-        assert arch.stem == B0.stem and arch.head == B0.head
+        assert arch.stem.channels in (16, 24, 32) and arch.head.channels in (320, 640, 960, 1280)
         assert count_flops(arch) > 0
 
 
