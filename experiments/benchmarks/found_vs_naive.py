@@ -44,7 +44,7 @@ def search(args: argparse.Namespace, out: Path) -> tuple[Path, float]:
             "expand": [1, 3, 6],
             "se": [0.0, 0.25],
             "layers": [-1, 0, 1],
-            "width": [0.35, 0.5, 0.75],
+            "width": [0.75, 1.0, 1.25],
         },
         "target": {"resolution": 224, "num_classes": 1000, "flops": args.budget},
         "objective": {"type": "mnas", "mode": "soft"},

@@ -42,7 +42,7 @@ def make_plan(args: argparse.Namespace, sampler: str, seed: int) -> RunPlan:
             {
                 "name": f"{sampler}-{seed}",
                 "seed": seed,
-                "space": {"base": "efficientnet-b0", "width": [0.35, 0.5, 0.75]},
+                "space": {"base": "efficientnet-b0"},
                 "target": {"resolution": 224, "num_classes": 1000, "flops": args.budget},
                 "objective": {"type": "mnas", "mode": "soft"},
                 "proxy": {
