@@ -11,6 +11,7 @@ through one path: ``to_wire`` (plain data) and ``from_wire``.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,7 @@ class RunPlan:
             progressive = dataclasses.replace(progressive, stages=min(progressive.stages, epochs))
         return dataclasses.replace(self.train, epochs=epochs, seed=seed, progressive=progressive)
 
-    def load_verify_data(self, log: Any = print) -> Dataset:
+    def load_verify_data(self, log: Callable[[str], None] = print) -> Dataset:
         """Verification's dataset: ``verify.train_size`` images, or all when the source has fewer."""
         data = dataclasses.replace(self.data, train_size=self.spec.verify.train_size)
         try:
