@@ -28,7 +28,16 @@ import torch
 
 from scaling.compound import scaled_resolution
 from scaling.family import FamilyMember, compound_family
-from scaling.grid import Candidate, GridRow, best_row, grid_candidates, grid_row, scale_candidate
+from scaling.grid import (
+    Candidate,
+    GridRow,
+    GridSkip,
+    best_row,
+    grid_candidates,
+    grid_row,
+    land_candidate,
+    scale_candidate,
+)
 from search_spaces import (
     Architecture,
     architecture_from_dict,
@@ -88,28 +97,45 @@ def run_grid(plan: RunPlan, run_dir: Path, *, log: Callable[[str], None] = print
         """The same network at the same proxy size is trained once (rounding makes twins)."""
         return f"{architecture_hash(arch)}@{proxy_size(plan, arch, base)}"
 
-    trained = {key_of(scale_candidate(base, c)): r for c, r in rows.items() if r.arch_hash and not r.same_as}
+    def landed(candidate: Candidate) -> Architecture:
+        """The candidate at the size where its measured FLOPs ratio lands (``GridSkip`` if none)."""
+        return land_candidate(base, candidate, num_classes=plan.num_classes, target=g.target,
+                              tolerance=g.ratio_tolerance)  # fmt: skip
+
+    trained = {key_of(landed(c)): r for c, r in rows.items() if r.arch_hash and not r.same_as and not r.skipped}
     by_key: dict[str, list[Candidate]] = {}
     archs: dict[str, Architecture] = {}
     for c in todo:
-        arch = scale_candidate(base, c)
+        try:
+            arch = landed(c)
+        except GridSkip as exc:
+            row = grid_row(base, scale_candidate(base, c), c, num_classes=plan.num_classes, accuracy=math.nan,
+                           seconds=0.0, skipped=str(exc))  # fmt: skip
+            journal.append(grid_file, dataclasses.asdict(row))
+            rows[c] = row
+            log(f"[{len(rows)}/{len(candidates)}] alpha {c[0]:g} beta {c[1]:g} gamma {c[2]:g}: skipped, not trained "
+                f"({row.skipped})")  # fmt: skip
+            continue
         key = key_of(arch)
         by_key.setdefault(key, []).append(c)
         archs[key] = arch
+    to_train = sum(len(group) for group in by_key.values())
 
     def record(candidate: Candidate, accuracy: float, seconds: float, twin_of: GridRow | None) -> GridRow:
         nonlocal count
-        row = grid_row(base, candidate, num_classes=plan.num_classes, evaluate=lambda a, c: (accuracy, seconds))
+        row = grid_row(base, landed(candidate), candidate, num_classes=plan.num_classes, accuracy=accuracy,
+                       seconds=seconds)  # fmt: skip
         if twin_of is not None:
             row = dataclasses.replace(row, same_as=f"{twin_of.alpha:g},{twin_of.beta:g},{twin_of.gamma:g}")
         journal.append(grid_file, dataclasses.asdict(row))
         rows[candidate] = row
         count += 1
-        left = (time.perf_counter() - started) / count * (len(todo) - count)
+        left = (time.perf_counter() - started) / count * (to_train - count)
         same = f" (same network as alpha,beta,gamma = {row.same_as}; not trained again)" if row.same_as else ""
         log(f"[{len(rows)}/{len(candidates)}] alpha {row.alpha:g} beta {row.beta:g} gamma {row.gamma:g}: "
-            f"nominal {row.nominal:.3f}, FLOPs x{row.flops_ratio:.3f}, accuracy {100 * row.accuracy:.2f}%, "
-            f"{row.seconds:.0f}s{same} | left ~{format_duration(left)}")  # fmt: skip
+            f"nominal {row.nominal:.3f}, {row.resolution} px, FLOPs x{row.flops_ratio:.3f}, "
+            f"accuracy {100 * row.accuracy:.2f}%, {row.seconds:.0f}s{same} "
+            f"| left ~{format_duration(left)}")  # fmt: skip
         return row
 
     for key, group in by_key.items():  # twins of candidates trained in an earlier (killed) run
@@ -126,18 +152,20 @@ def run_grid(plan: RunPlan, run_dir: Path, *, log: Callable[[str], None] = print
             record(c, accuracy, 0.0, original)
     finished = [r for r in rows.values() if not math.isnan(r.accuracy)]
     if not finished:
-        raise RunError("scale: every candidate failed; see grid.jsonl")
+        raise RunError("scale: every candidate failed or was skipped; see grid.jsonl")
     best = best_row(finished)
+    gamma = best.resolution / base.resolution if best.resolution else best.gamma  # the size it was evaluated at
     out = OutputDir.existing(run_dir, what="run directory")
     _write_table(out, [rows[c] for c in candidates if c in rows], best)
     family_dir = out.folder("family")
     for old in family_dir.root.iterdir():  # the family of an earlier choice goes
         old.unlink()
-    members = compound_family(base, alpha=best.alpha, beta=best.beta, gamma=best.gamma, phi=g.phi)
+    members = compound_family(base, alpha=best.alpha, beta=best.beta, gamma=max(1.0, gamma), phi=g.phi)
     member_accuracy = _train_members(plan, run_dir, members, base, log=log)
     write_family(members, family_dir, num_classes=plan.num_classes, accuracy=member_accuracy,
                  source={"base": base.name, "alpha": best.alpha, "beta": best.beta, "gamma": best.gamma,
-                         "nominal_flops_ratio": best.nominal, "resolution_rounding": "nearest multiple of 8",
+                         "gamma_used": gamma, "nominal_flops_ratio": best.nominal, "flops_ratio": best.flops_ratio,
+                         "resolution_rounding": "nearest multiple of 8",
                          "grid": "../grid.csv"})  # fmt: skip
     return best
 
@@ -229,10 +257,13 @@ def _write_table(out: OutputDir, rows: list[GridRow], best: GridRow) -> None:
         f"chosen: alpha {best.alpha:g}, beta {best.beta:g}, gamma {best.gamma:g} "
         f"(accuracy {100 * best.accuracy:.2f}%, FLOPs x{best.flops_ratio:.3f} for nominal {best.nominal:.3f})",
         "",
-        "| alpha | beta | gamma | nominal | FLOPs ratio | params | accuracy | seconds | same network as |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| alpha | beta | gamma | nominal | resolution | FLOPs ratio | params | accuracy | seconds | same network as "
+        "| skipped |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (-r.accuracy if not math.isnan(r.accuracy) else math.inf, r.flops)):
-        lines.append(f"| {r.alpha:g} | {r.beta:g} | {r.gamma:g} | {r.nominal:.3f} | {r.flops_ratio:.3f} | "
-                     f"{r.params / 1e6:.2f}M | {100 * r.accuracy:.2f}% | {r.seconds:.1f} | {r.same_as} |")  # fmt: skip
+        accuracy = "" if math.isnan(r.accuracy) else f"{100 * r.accuracy:.2f}%"
+        lines.append(f"| {r.alpha:g} | {r.beta:g} | {r.gamma:g} | {r.nominal:.3f} | {r.resolution} | "
+                     f"{r.flops_ratio:.3f} | {r.params / 1e6:.2f}M | {accuracy} | {r.seconds:.1f} | {r.same_as} | "
+                     f"{r.skipped} |")  # fmt: skip
     out.write("grid.md", "\n".join(lines) + "\n", replace=True)

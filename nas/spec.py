@@ -317,6 +317,10 @@ class ScaleSpec:
     """The alpha, beta, gamma grid of ``nas scale SPEC.yaml`` and the family it emits (P1 §3.3).
 
     ``train_members: k`` also trains members phi = 0..k-1 on the proxy, for accuracy against FLOPs.
+    ``ratio_tolerance``: each candidate's measured FLOPs ratio (after channel, depth and
+    resolution rounding) must lie within it of ``target``, its resolution moved to the nearest
+    size where it does, or the candidate is skipped (``scaling.grid.land_candidate``);
+    ``none`` keeps every candidate at its nominal size.
     """
 
     step: float = 0.05
@@ -325,6 +329,7 @@ class ScaleSpec:
     gamma: tuple[float, float] = (1.0, 1.5)
     target: float = 2.0
     tolerance: float = 0.05
+    ratio_tolerance: float | None = 0.1
     phi: int = 7
     train_members: int = 0
 
@@ -339,6 +344,8 @@ class ScaleSpec:
             raise _fail("target", "must be > 0", self.target)
         if self.tolerance < 0:
             raise _fail("tolerance", "must be >= 0", self.tolerance)
+        if self.ratio_tolerance is not None and not self.ratio_tolerance >= 0:
+            raise _fail("ratio_tolerance", "must be >= 0 or none", self.ratio_tolerance)
         if self.phi < 0:
             raise _fail("phi", "must be >= 0", self.phi)
         if not 0 <= self.train_members <= self.phi + 1:

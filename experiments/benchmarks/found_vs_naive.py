@@ -1,43 +1,73 @@
-"""The headline benchmark: a searched custom B0 against B0 scaled down naively, at equal FLOPs.
+"""The headline benchmark: a searched custom B0 against B0 scaled naively, at the user's budget.
 
-1. ``nas search`` for a custom B0 at ``--budget`` FLOPs (default 100M at 224 px, 1000
-   classes; soft MnasNet reward) with a Fashion-MNIST proxy, within a wall-clock budget
-   (``--search-minutes``, default 60; ``search.timeout_minutes``), followed by the
-   verification stage (top 5 retrained with 3 seeds), which picks ``best.json``.
-2. The naive baseline: ``efficientnet-b0`` uniformly width-scaled to the found network's
-   FLOPs (``scaling.scale_to_budget``: the largest width within them).
-3. Both are trained with the same full recipe: every training image, the same schedule,
-   ``--seeds`` seeds; the test split is scored once per run.
-4. The table: test accuracy (mean +- std), FLOPs and params of each, and the gap.
+1. ``nas search`` for a custom B0 at ``--budget`` FLOPs (224 px, 1000 classes; soft MnasNet
+   reward; every candidate fitted into [0.9 T, T]) with a Fashion-MNIST proxy, within
+   ``--search-minutes`` (``search.timeout_minutes``), followed by verification (the top
+   ``--verify-k`` and the naive network retrained), which picks ``best.json``.
+   ``--search-run DIR`` takes the found network from an earlier ``nas search`` run instead.
+2. The naive networks: ``efficientnet-b0`` uniformly width-scaled (``scaling.scale_to_budget``)
+   to the budget and to ``--naive-at`` multiples of it (EfficientNet's baseline, P1 §3.3).
+3. Every network is trained with one full recipe: every training image, ``--epochs`` epochs
+   at ``--resolution`` px, ``--seeds`` seeds; the test split is scored once per run.
+4. Two figures, as EfficientNet gives them (P1 Table 2, Fig. 1):
+   - the accuracy gap at the budget: found minus B0 scaled to the budget, paired by seed
+     (mean ± sample std of the per-seed differences);
+   - the FLOPs ratio: the found network's FLOPs over the FLOPs naive scaling needs for the
+     found network's mean accuracy, interpolated linearly in log FLOPs between the naive
+     points (a bound when the accuracy lies outside them).
 
-Usage: ``python experiments/benchmarks/found_vs_naive.py [--search-minutes 60] [--epochs 10]
-[--seeds 3] [--out runs/found-vs-naive]``. Needs Debian's dataset-fashion-mnist.
+Each finished training run is appended to ``train.jsonl`` in ``--out``; a killed benchmark
+resumes with the same command (an interrupted search resumes too). ``--data FILE`` also
+writes the results there (the repository keeps them under ``experiments/data/``).
+
+Usage: ``python experiments/benchmarks/found_vs_naive.py --budget 25e6 --out runs/fvn-25m
+[--search-minutes 60] [--epochs 10] [--seeds 3] [--naive-at 1.4,2]``.
+Needs Debian's dataset-fashion-mnist.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
+import platform
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import optuna
+import torch
 import yaml
 
+from nas import journal
 from nas.data import DataSpec, load_dataset
+from nas.progress import format_duration
 from nas.train import TrainConfig, train
 from scaling import scale_to_budget
-from search_spaces import Architecture, count_flops, count_params, load_architecture
+from search_spaces import (
+    Architecture,
+    architecture_hash,
+    architecture_to_dict,
+    count_flops,
+    count_params,
+    load_architecture,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
+TRAIN_LOG = "train.jsonl"
 
 
-def search(args: argparse.Namespace, out: Path) -> tuple[Path, float]:
-    spec = {
-        "name": "found-vs-naive",
-        "seed": 0,
+def search_spec(args: argparse.Namespace) -> dict[str, Any]:
+    """The search: the space and proxy of ``experiments/custom_b0_fashion_mnist.yaml`` at ``--budget``."""
+    return {
+        "name": f"found-vs-naive-{args.budget / 1e6:g}m",
+        "seed": args.search_seed,
         "space": {
             "base": "efficientnet-b0",
             "kernel": [3, 5],
@@ -46,7 +76,7 @@ def search(args: argparse.Namespace, out: Path) -> tuple[Path, float]:
             "layers": [-1, 0, 1],
             "width": [0.75, 1.0, 1.25],
         },
-        "target": {"resolution": 224, "num_classes": 1000, "flops": args.budget},
+        "target": {"resolution": 224, "num_classes": 1000, "flops": args.budget, "lower": 0.9},
         "objective": {"type": "mnas", "mode": "soft"},
         "proxy": {
             "dataset": "fashion-mnist",
@@ -56,67 +86,200 @@ def search(args: argparse.Namespace, out: Path) -> tuple[Path, float]:
             "epochs": 2,
             "batch_size": 128,
         },
-        "search": {"trials": 1000, "sampler": "tpe", "pruner": "median", "timeout_minutes": args.search_minutes},
-        "verify": {"top_k": args.verify_k, "seeds": args.seeds},
+        "search": {"trials": args.trials, "sampler": "tpe", "pruner": "median", "timeout_minutes": args.search_minutes},
+        "verify": {"top_k": args.verify_k, "seeds": 2},
     }
-    path = out / "search.yaml"
-    path.write_text(yaml.safe_dump(spec))
+
+
+def search(args: argparse.Namespace, out: Path) -> tuple[Path, float | None]:
+    """The search run's directory (run, resumed or given) and its seconds (None when given)."""
+    if args.search_run:
+        return Path(args.search_run), None
+    run = out / "search"
+    timing = out / "search_seconds.json"
+    if (run / "best.json").exists():
+        return run, json.loads(timing.read_text()) if timing.exists() else None
+    spec_path = out / "search.yaml"
+    if not spec_path.exists():
+        spec_path.write_text(yaml.safe_dump(search_spec(args), sort_keys=False))
+    cmd = [sys.executable, "-m", "nas", "search", str(spec_path), "--out", str(run)]
+    if run.exists():
+        cmd.append("--resume")
     started = time.perf_counter()
-    cmd = [sys.executable, "-m", "nas", "search", str(path), "--out", str(out / "search")]
     done = subprocess.run(cmd, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"nas search failed with exit code {done.returncode}")
-    return out / "search" / "best.json", time.perf_counter() - started
+    seconds = time.perf_counter() - started  # a resumed search: the last leg only
+    timing.write_text(json.dumps(seconds))
+    return run, seconds
 
 
-def full_training(arch: Architecture, args: argparse.Namespace) -> tuple[list[float], float]:
-    """Test accuracy of ``arch`` trained on every training image, once per seed, and the seconds spent."""
-    data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0)
-    accuracies, started = [], time.perf_counter()
-    for seed in range(args.seeds):
-        config = TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution, seed=seed,
-                             bn_recalibrate="always")  # fmt: skip
-        result = train(arch, data, config, evaluate_test=True)
-        if result.status != "ok" or result.test_accuracy is None:
-            raise SystemExit(f"{arch.name} seed {seed}: {result.status} {result.reason}")
-        accuracies.append(result.test_accuracy)
-        print(f"  {arch.name} seed {seed}: test {100 * result.test_accuracy:.2f}% in {result.seconds:.0f}s", flush=True)
-    return accuracies, time.perf_counter() - started
+@dataclass(frozen=True)
+class Network:
+    label: str
+    arch: Architecture
+    flops: int
+    params: int
+    naive: bool
+
+
+def networks(found: Architecture, budget: float, multiples: list[float]) -> list[Network]:
+    """The found network, B0 scaled to the budget, then B0 at each multiple of it (those B0 can reach)."""
+    b0 = load_architecture("efficientnet-b0")
+    out = [Network("found", found, count_flops(found, num_classes=1000), count_params(found, num_classes=1000), False)]
+    for multiple in [1.0, *multiples]:
+        try:
+            fit = scale_to_budget(b0, multiple * budget, resolution=224, num_classes=1000)
+        except ValueError as exc:
+            print(f"naive at {multiple:g}x the budget left out: {exc}")
+            continue
+        label = f"B0 x{fit.width:g}"
+        out.append(Network(label, fit.arch, fit.cost, count_params(fit.arch, num_classes=1000), True))
+    return out
+
+
+def match_flops(points: list[tuple[float, float]], accuracy: float) -> tuple[str, float]:
+    """The FLOPs naive scaling needs for ``accuracy``, from (FLOPs, mean accuracy) points.
+
+    Linear in log FLOPs between the first pair of neighbouring points that brackets it;
+    ``>=`` or ``<=`` the nearest point when none does (no extrapolation).
+    """
+    points = sorted(points)
+    for (f0, a0), (f1, a1) in itertools.pairwise(points):
+        if min(a0, a1) <= accuracy <= max(a0, a1) and a0 != a1:
+            t = (accuracy - a0) / (a1 - a0)
+            return "=", math.exp(math.log(f0) + t * (math.log(f1) - math.log(f0)))
+    if accuracy > max(a for _, a in points):
+        return ">", points[-1][0]
+    return "<", points[0][0]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", type=float, default=100e6)
+    parser.add_argument("--budget", type=float, default=100e6, help="FLOPs at 224 px, 1000 classes")
     parser.add_argument("--search-minutes", type=float, default=60.0)
-    parser.add_argument("--verify-k", type=int, default=5)
+    parser.add_argument("--trials", type=int, default=1000, help="the search's trial cap")
+    parser.add_argument("--search-seed", type=int, default=0)
+    parser.add_argument("--search-run", help="take best.json from this finished nas search run instead of searching")
+    parser.add_argument("--verify-k", type=int, default=3)
+    parser.add_argument("--naive-at", default="1.4,2", help="further budgets for naive B0, as multiples of --budget")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the full recipe")
     parser.add_argument("--resolution", type=int, default=32)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", default="runs/found-vs-naive")
+    parser.add_argument("--data", help="also write the results to this JSON file")
     args = parser.parse_args()
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=False)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(2)
 
-    found_path, search_seconds = search(args, out)
-    found = load_architecture(found_path)
-    b0 = load_architecture("efficientnet-b0")
-    naive = scale_to_budget(b0, count_flops(found, num_classes=1000), resolution=224, num_classes=1000)
-    results = {}
-    for label, arch in (("found", found), (f"naive B0 (width {naive.width:g})", naive.arch)):
-        accuracies, seconds = full_training(arch, args)
-        flops, params = count_flops(arch, num_classes=1000), count_params(arch, num_classes=1000)
-        results[label] = {"arch": arch.name, "flops": flops, "params": params, "test": accuracies, "seconds": seconds}
+    run, search_seconds = search(args, out)
+    best = json.loads((run / "best.json").read_text())
+    found = load_architecture(run / "best.json")
+    budget = float(yaml.safe_load((run / "spec.yaml").read_text())["target"]["flops"])
+    nets = networks(found, budget, [float(m) for m in args.naive_at.split(",") if m])
 
-    print(f"\nsearch + verification: {search_seconds / 60:.1f} min; full recipe: every training image, "
-          f"{args.epochs} epochs at {args.resolution} px, {args.seeds} seeds, test split")  # fmt: skip
-    print(f"{'network':<34} {'FLOPs@224':>10} {'params':>8} {'test accuracy':>18} {'train min':>9}")
-    for label, r in results.items():
-        mean, std = statistics.fmean(r["test"]), statistics.stdev(r["test"]) if len(r["test"]) > 1 else 0.0
-        print(f"{label:<34} {r['flops'] / 1e6:>9.1f}M {r['params'] / 1e6:>7.2f}M "
-              f"{100 * mean:>9.2f} ± {100 * std:.2f}% {r['seconds'] / 60:>9.1f}")  # fmt: skip
-    found_mean, naive_mean = (statistics.fmean(r["test"]) for r in results.values())
-    print(f"gap (found - naive): {100 * (found_mean - naive_mean):+.2f} points")
-    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    log_path = out / TRAIN_LOG
+    done = {(r["hash"], r["seed"]): r for r in journal.read(log_path) if r.get("epochs") == args.epochs}
+    data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0)
+    todo = [(seed, n) for seed in range(args.seeds) for n in nets if (architecture_hash(n.arch), seed) not in done]
+    print(f"full recipe: {len(todo)} of {args.seeds * len(nets)} runs to go", flush=True)
+    spent: list[tuple[int, float]] = []
+    for i, (seed, net) in enumerate(todo):
+        config = TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution, seed=seed)
+        result = train(net.arch, data, config, evaluate_test=True)
+        if result.status != "ok" or result.test_accuracy is None:
+            raise SystemExit(f"{net.label} seed {seed}: {result.status} {result.reason}")
+        record = {"hash": architecture_hash(net.arch), "label": net.label, "seed": seed, "epochs": args.epochs,
+                  "test": result.test_accuracy, "seconds": result.seconds}  # fmt: skip
+        journal.append(log_path, record)
+        done[(record["hash"], seed)] = record
+        spent.append((net.flops, result.seconds))
+        per_flop = sum(s for _, s in spent) / sum(f for f, _ in spent)
+        left = per_flop * sum(n.flops for _, n in todo[i + 1 :])
+        print(f"  [{i + 1}/{len(todo)}] {net.label} seed {seed}: test {100 * result.test_accuracy:.2f}% in "
+              f"{result.seconds:.0f} s; about {format_duration(left)} left", flush=True)  # fmt: skip
+
+    report(args, nets, done, best, budget, search_seconds, run)
+
+
+def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, int], dict[str, Any]],
+           best: dict[str, Any], budget: float, search_seconds: float | None, run: Path) -> None:  # fmt: skip
+    """Print the table and the two figures; write results.json (and ``--data``)."""
+    test = {n.label: [done[(architecture_hash(n.arch), s)]["test"] for s in range(args.seeds)] for n in nets}
+    seconds = {n.label: sum(done[(architecture_hash(n.arch), s)]["seconds"] for s in range(args.seeds)) for n in nets}
+
+    def spread(values: list[float]) -> float:
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    found, at_budget = nets[0], nets[1]
+    print(f"\nbudget {budget / 1e6:g}M FLOPs at 224 px; full recipe: every training image, {args.epochs} epochs at "
+          f"{args.resolution} px, {args.seeds} seeds, test split")  # fmt: skip
+    if search_seconds is not None:
+        print(f"search + verification: {format_duration(search_seconds)}")
+    print(f"{'network':<22} {'FLOPs@224':>10} {'x budget':>8} {'params':>8} {'test accuracy':>17} {'train min':>9}")
+    for n in nets:
+        acc = test[n.label]
+        print(
+            f"{n.label:<22} {n.flops / 1e6:>9.1f}M {n.flops / budget:>8.2f} {n.params / 1e6:>7.2f}M "
+            f"{100 * statistics.fmean(acc):>8.2f} ± {100 * spread(acc):.2f}% {seconds[n.label] / 60:>9.1f}"
+        )
+    gaps = [f - b for f, b in zip(test[found.label], test[at_budget.label], strict=True)]
+    gap, gap_std = 100 * statistics.fmean(gaps), 100 * spread(gaps)
+    print(f"gap at the budget (found - {at_budget.label}, paired by seed): {gap:+.2f} ± {gap_std:.2f} points")
+    points = [(float(n.flops), statistics.fmean(test[n.label])) for n in nets if n.naive]
+    relation, matched = match_flops(points, statistics.fmean(test[found.label]))
+    ratio = found.flops / matched
+    if relation == "=":
+        ratio_text = f"{ratio:.2f}"
+        print(f"naive B0 needs {matched / 1e6:.1f}M FLOPs for the found network's accuracy: "
+              f"the found network's FLOPs are {ratio_text}x that")  # fmt: skip
+    else:
+        ratio_text = f"{'<' if relation == '>' else '>'} {ratio:.2f}"
+        words = "more than the largest" if relation == ">" else "less than the smallest"
+        print(f"naive B0 needs {words} naive point ({matched / 1e6:.1f}M) for the found network's accuracy: "
+              f"FLOPs ratio {ratio_text}")  # fmt: skip
+
+    results = {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        "budget": budget,
+        "recipe": {
+            "dataset": "fashion-mnist",
+            "train_images": "all",
+            "epochs": args.epochs,
+            "resolution": args.resolution,
+            "seeds": args.seeds,
+            "batch_size": 128,
+            "score": "test",
+        },
+        "search_run": str(run),
+        "search_seconds": search_seconds,
+        "found_best_json": best,
+        "networks": [
+            {
+                "label": n.label,
+                "naive": n.naive,
+                "flops": n.flops,
+                "params": n.params,
+                "architecture": architecture_to_dict(n.arch),
+                "test": test[n.label],
+                "train_seconds": seconds[n.label],
+            }
+            for n in nets
+        ],
+        "gap_points": {"mean": gap, "std": gap_std, "seeds": args.seeds},
+        "flops_ratio": {"relation": relation, "naive_flops": matched, "ratio": ratio},
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "optuna": optuna.__version__,
+        },
+    }
+    text = json.dumps(results, indent=2) + "\n"
+    (Path(args.out) / "results.json").write_text(text)
+    if args.data:
+        Path(args.data).write_text(text)
 
 
 if __name__ == "__main__":
