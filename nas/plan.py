@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from scaling.budget import BUDGET_METRICS, Fit, fit_to_budget, scale_to_budget
-from search_spaces import SPACES, Architecture, Space, load_architecture
+from search_spaces import SPACES, Architecture, ArchitectureError, Space, load_architecture
+from search_spaces.files import printable
 
 from .costs import StepSettings, StepTime, StepTimeCache
 from .data import DataError, Dataset, DataSpec, load_dataset
 from .objectives import Objective
-from .spec import ExperimentSpec, load_spec, spec_from_dict, spec_to_dict
+from .spec import ExperimentSpec, SpecError, load_spec, spec_from_dict, spec_to_dict
 from .train import TrainConfig
 
 __all__ = ["RunPlan"]
@@ -59,8 +60,10 @@ class RunPlan:
 
     @classmethod
     def load(cls, path: str | Path, *, purpose: str = "search") -> RunPlan:
-        """Read, validate and resolve a YAML spec."""
-        return cls.from_spec(load_spec(path, purpose=purpose), purpose=purpose)
+        """Read, validate and resolve a YAML spec (warm starts included: ``warm_starts``)."""
+        plan = cls.from_spec(load_spec(path, purpose=purpose), purpose=purpose)
+        plan.warm_starts()
+        return plan
 
     def to_wire(self) -> dict[str, Any]:
         """The plan as plain data for another process (``from_wire`` rebuilds it)."""
@@ -115,6 +118,21 @@ class RunPlan:
         assert self.objective.budget is not None and self.cost_metric in BUDGET_METRICS
         return scale_to_budget(self.base, self.objective.budget, metric=self.cost_metric, resolution=t.resolution,
                                num_classes=t.num_classes)  # fmt: skip
+
+    def warm_starts(self) -> list[tuple[str, dict[str, Any]]]:
+        """``search.warm_start``'s presets and files, each as its point of the space: widths up to
+        one uniform multiplier where candidates are fitted (the fit removes it), exact otherwise.
+
+        Raises ``SpecError`` naming the entry and what is not a choice of the space.
+        """
+        points = []
+        for i, ref in enumerate(self.spec.search.warm_start or ()):
+            try:
+                points.append((ref, self.space.params_of(load_architecture(ref), uniform=self.fits)))
+            except (ValueError, ArchitectureError) as exc:
+                raise SpecError(f"search.warm_start[{i}]: {printable(ref, limit=80)} is not a point of the "
+                                f"{self.spec.space.type} space: {exc}") from None  # fmt: skip
+        return points
 
     @property
     def measures_steps(self) -> bool:

@@ -37,12 +37,13 @@ from search_spaces import Space
 
 from .plan import RunPlan
 from .search import start_study
-from .study import finished_trials, make_sampler, study_storage, worker_id
-from .trial import RUN_ATTRS, TrialEvaluator, TrialFailed
+from .study import completed, finished_trials, make_sampler, study_storage, worker_id
+from .trial import RUN_ATTRS, TrialEvaluator, TrialFailed, trained_networks
 
 __all__ = ["run_ray"]
 
 ATTRS = "effnas_attrs"  # the trial's user attributes, as one JSON string (Tune flattens nested results)
+KNOWN = "effnas_trained"  # config key: the networks trained when the trial was suggested (``trained_networks``)
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -73,8 +74,10 @@ def _trainable(config: dict[str, Any], *, wire: dict[str, Any], run_dir: str, th
         last[0] = epoch
         tune.report({"epoch": epoch, **_metric_values(values), ATTRS: json.dumps(attrs)})
 
+    known = {h: (int(n), float(a)) for h, (n, a) in json.loads(config.get(KNOWN, "{}")).items()}
+    params = _flatten({k: v for k, v in config.items() if k != KNOWN})
     try:
-        values = run.evaluate_arch(plan.space.decode(_flatten(config)), attrs, on_epoch=on_epoch)
+        values = run.evaluate_arch(plan.space.decode(params), attrs, on_epoch=on_epoch, lookup=known.get)
     except TrialFailed:
         tune.report({"epoch": last[0], "failed": True, ATTRS: json.dumps(attrs)})
         return
@@ -111,6 +114,16 @@ def _searcher_class() -> type:
         """
 
         final_epoch = 1  # the proxy's epoch count: a trial that reported it finished
+
+        def suggest(self, trial_id: str) -> dict[str, Any] | None:
+            """The sampled configuration, plus the networks already trained (``KNOWN``): a trial
+            whose network is among them takes that result instead of training, as a local
+            trial does. A worker on another node need not reach the study's storage for it."""
+            config = super().suggest(trial_id)
+            found = _optuna_trial(self, trial_id) if isinstance(config, dict) else None
+            if isinstance(config, dict) and found is not None:
+                config[KNOWN] = json.dumps(trained_networks(completed(found[0])))
+            return config
 
         def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
             found = _optuna_trial(self, trial_id)

@@ -46,21 +46,34 @@ def start_study(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
 
 
 def warm_start(plan: RunPlan, study: optuna.Study, log: Callable[[str], None]) -> None:
-    """Enqueue the naive network as trial 0 of a fitted search: the base's own choices, which
-    the fit turns into the base uniformly scaled to the budget (``RunPlan.naive``).
+    """Enqueue the first trials: the naive network (trial 0 of a fitted search: the base's own
+    choices, which the fit turns into the base uniformly scaled to the budget, ``RunPlan.naive``),
+    then ``search.warm_start``'s presets and files as their points of the space, each fitted
+    like any candidate.
 
-    ``enqueue_trial`` puts it in the study itself, so local workers and Ray's OptunaSearch
-    (whose ``points_to_evaluate`` a define-by-run space ignores) both run it first.
+    ``enqueue_trial`` puts them in the study itself, so local workers and Ray's OptunaSearch
+    (whose ``points_to_evaluate`` a define-by-run space ignores, ray#35319) both run them
+    first; a point already enqueued is not enqueued twice.
     """
-    if not plan.fits:
-        return
-    params = plan.space.base_params()
-    if params is None:
-        log(f"warm start: {plan.base.name} is not a point of this space (its own choices are not offered); "
-            "no naive trial is enqueued")  # fmt: skip
-        return
-    study.enqueue_trial(params, user_attrs={"warm_start": "naive"})
-    log(f"warm start: trial 0 is {plan.base.name} scaled uniformly to the budget (the naive network)")
+    points: list[tuple[str, dict[str, object]]] = []
+    if plan.fits:
+        params = plan.space.base_params()
+        if params is None:
+            log(f"warm start: {plan.base.name} is not a point of this space (its own choices are not offered); "
+                "no naive trial is enqueued")  # fmt: skip
+        else:
+            points.append(("naive", params))
+            log(f"warm start: trial 0 is {plan.base.name} scaled uniformly to the budget (the naive network)")
+    points += plan.warm_starts()
+    seen: list[dict[str, object]] = []
+    for label, params in points:
+        if params in seen:
+            log(f"warm start: {label} is the same point of the space as an earlier one; not enqueued twice")
+            continue
+        seen.append(params)
+        study.enqueue_trial(params, user_attrs={"warm_start": label})
+        if label != "naive":
+            log(f"warm start: {label} enqueued" + (" (fitted to the budget)" if plan.fits else ""))
 
 
 def optimize(

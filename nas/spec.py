@@ -278,6 +278,8 @@ class SearchSpec:
     (default asha); multi-objective searches do not prune. ``executor: local`` runs
     ``workers`` processes on a shared storage; ``executor: ray`` runs trials on Ray Tune.
     ``timeout_minutes`` is a wall-clock budget: no trial starts after it (running ones finish).
+    ``warm_start`` lists presets or architecture files to run first, after the naive network
+    (each must be a point of the space up to one uniform width; ``RunPlan.warm_starts``).
     """
 
     sampler: str | None = None
@@ -287,6 +289,7 @@ class SearchSpec:
     workers: int = 1
     storage: str | None = None
     timeout_minutes: float | None = None
+    warm_start: tuple[str, ...] | None = None
     ray: RaySpec = field(default_factory=RaySpec)
 
     def __post_init__(self) -> None:
@@ -305,6 +308,11 @@ class SearchSpec:
             raise _fail("workers", "is for executor local; Ray sizes itself (search.ray.num_cpus)", self.workers)
         if self.timeout_minutes is not None and not self.timeout_minutes > 0:
             raise _fail("timeout_minutes", "must be > 0", self.timeout_minutes)
+        for i, ref in enumerate(self.warm_start or ()):
+            try:
+                load_architecture(ref)
+            except ArchitectureError as exc:
+                raise ValueError(f"warm_start[{i}]: {exc}") from None
         if self.storage is not None:
             scheme = self.storage.partition("://")[0].split("+")[0]
             if "://" not in self.storage or scheme not in STORAGE_SCHEMES:

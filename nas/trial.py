@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.trial import FrozenTrial
 
 from scaling.budget import FitError
 from search_spaces import Architecture, architecture_hash, architecture_to_dict, count_flops, count_params
@@ -24,7 +25,7 @@ from .plan import RunPlan
 from .study import completed, worker_id
 from .train import EpochRecord, train
 
-__all__ = ["RUN_ATTRS", "STEP_TIMES", "TrialEvaluator", "TrialFailed"]
+__all__ = ["RUN_ATTRS", "STEP_TIMES", "TrialEvaluator", "TrialFailed", "trained_networks"]
 
 STEP_TIMES = "step_times.jsonl"
 
@@ -36,8 +37,19 @@ RUN_ATTRS = (
 """Every user attribute a trial may record (``evaluate_arch`` and the worker id)."""
 
 EpochHook = Callable[[int, list[float], float], None]
-Lookup = Callable[[str], "tuple[int, dict[str, Any]] | None"]
-"""``lookup(arch_hash)``: an earlier trial that trained the same network (its number and attributes), or None."""
+Lookup = Callable[[str], "tuple[int, float] | None"]
+"""``lookup(arch_hash)``: an earlier trial that trained the same network (its number and accuracy), or None."""
+
+
+def trained_networks(trials: list[FrozenTrial]) -> dict[str, tuple[int, float]]:
+    """Each network that finished trials trained, by ``arch_hash``: the first such trial's number
+    and proxy accuracy (what a later trial of the same network takes instead of training)."""
+    table: dict[str, tuple[int, float]] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        arch_hash, accuracy = t.user_attrs.get("arch_hash"), t.user_attrs.get("accuracy")
+        if arch_hash is not None and accuracy is not None and arch_hash not in table:
+            table[str(arch_hash)] = (t.number, float(accuracy))
+    return table
 
 
 class TrialFailed(Exception):
@@ -96,11 +108,8 @@ class TrialEvaluator:
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
-        def lookup(arch_hash: str) -> tuple[int, dict[str, Any]] | None:
-            for done in completed(trial.study):
-                if done.user_attrs.get("arch_hash") == arch_hash and done.user_attrs.get("accuracy") is not None:
-                    return done.number, done.user_attrs
-            return None
+        def lookup(arch_hash: str) -> tuple[int, float] | None:
+            return trained_networks(completed(trial.study)).get(arch_hash)
 
         try:
             return self.evaluate_arch(self.plan.space.sample(trial), attrs, on_epoch=on_epoch, lookup=lookup)
@@ -156,9 +165,9 @@ class TrialEvaluator:
                 return [0.0]
             earlier = lookup(attrs["arch_hash"]) if lookup is not None else None
             if earlier is not None:  # the same network was trained already: its result stands
-                number, done = earlier
-                values = objective.values(float(done["accuracy"]), costs)
-                attrs.update(accuracy=done["accuracy"], reward=objective.reward(values), same_as=number)
+                number, accuracy = earlier
+                values = objective.values(accuracy, costs)
+                attrs.update(accuracy=accuracy, reward=objective.reward(values), same_as=number)
                 return values
 
             def report(record: EpochRecord) -> None:

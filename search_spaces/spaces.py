@@ -90,6 +90,36 @@ class MBConvSpace:
                            p + "layers": stage.repeats, p + "width": 1.0})  # fmt: skip
         return _if_valid(self, params)
 
+    def params_of(self, arch: Architecture, *, uniform: bool = True) -> dict[str, Any]:
+        """The point of the space that ``arch`` is, widths up to one uniform multiplier.
+
+        Kernels, expansions, SE ratios and layer counts must be choices of the space, and
+        blocks and strides the base's. Each width (stages, stem, head) becomes the choice
+        nearest its ratio to the base's channels, after dividing out the one multiplier that
+        fits them best (``uniform``; a fit to a budget scales every width by one factor
+        anyway), or none (``uniform=False``). Raises ``ValueError`` naming what is not a choice.
+        """
+        params = _discrete_point(self, arch, se=True)
+        pairs = enumerate(zip(arch.stages, self.base.stages, strict=True))
+        ratios = {f"s{i + 1}.width": s.channels / b.channels for i, (s, b) in pairs}
+        ratios["stem.width"] = arch.stem.channels / self.base.stem.channels
+        ratios["head.width"] = arch.head.channels / self.base.head.channels
+        offered = {name: (self.stem if name == "stem.width" else self.head if name == "head.width" else self.width)
+                   for name in ratios}  # fmt: skip
+
+        def snap(m: float) -> tuple[float, dict[str, float]]:
+            error, chosen = 0.0, {}
+            for name, r in ratios.items():
+                best = min(offered[name], key=lambda c: abs(math.log(r / (m * c))))
+                error += abs(math.log(r / (m * best)))
+                chosen[name] = best
+            return error, chosen
+
+        scales = {r / c for name, r in ratios.items() for c in offered[name]} if uniform else {1.0}
+        _, chosen = min((snap(m) for m in sorted(scales)), key=lambda x: x[0])
+        params.update(chosen)
+        return params
+
     def size(self) -> int:
         """Number of distinct architectures (the product of all choice counts)."""
         return math.prod(len(c) for c in self.choices().values())
@@ -182,6 +212,13 @@ class TrainingAwareSpace:
                 params[p + "se"] = stage.se
         return _if_valid(self, params)
 
+    def params_of(self, arch: Architecture, *, uniform: bool = True) -> dict[str, Any]:
+        """The point of the space that ``arch`` is: its blocks, kernels, expansions, layer
+        counts and (MBConv stages) SE ratios, each a choice of the space; the space reuses
+        the base's channels (``uniform`` is accepted for a common signature). Raises
+        ``ValueError`` naming what is not a choice."""
+        return _discrete_point(self, arch, se=False)
+
     def sample(self, suggest: Suggester) -> Architecture:
         """Ask ``suggest`` stage by stage; the SE ratio only for an MBConv stage."""
         params: dict[str, Any] = {}
@@ -222,6 +259,34 @@ def _if_valid(space: MBConvSpace | TrainingAwareSpace, params: dict[str, Any]) -
         return None
     if any(name not in choices or value not in choices[name] for name, value in params.items()):
         return None
+    return params
+
+
+def _discrete_point(space: MBConvSpace | TrainingAwareSpace, arch: Architecture, *, se: bool) -> dict[str, Any]:
+    """``arch``'s per-stage discrete choices in ``space`` (block where the space chooses it, kernel,
+    expansion, layers; SE on MBConv stages, or on every stage where ``se``); ``ValueError`` if
+    its stage structure is not the base's or a value is not offered."""
+    base = space.base
+    if len(arch.stages) != len(base.stages):
+        raise ValueError(f"has {len(arch.stages)} stages; the space around {base.name} has {len(base.stages)}")
+    choices = space.choices()
+    params: dict[str, Any] = {}
+    for i, (stage, own) in enumerate(zip(arch.stages, base.stages, strict=True)):
+        p = f"s{i + 1}."
+        if stage.stride != own.stride:
+            raise ValueError(f"stage {i + 1} has stride {stage.stride}; the space keeps {base.name}'s {own.stride}")
+        values: dict[str, Any] = {"kernel": stage.kernel, "expand": stage.expand, "layers": stage.repeats}
+        if p + "block" in choices:
+            values["block"] = stage.block
+        elif stage.block != own.block:
+            raise ValueError(f"stage {i + 1} is {stage.block}; the space keeps {base.name}'s {own.block}")
+        if se or stage.block == "mbconv":
+            values["se"] = stage.se
+        for key, value in values.items():
+            offered = choices.get(p + key, [])
+            if value not in offered:
+                raise ValueError(f"{p}{key} {value!r} is not among the space's choices {offered}")
+            params[p + key] = value
     return params
 
 

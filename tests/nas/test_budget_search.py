@@ -126,3 +126,43 @@ def test_naive_contender_and_the_paired_comparison(write_spec):
     assert versus is not None and versus.seeds == 1 and versus.points == pytest.approx(2.0)
     assert versus.text() == "against B0 scaled to the budget: +2.00 ± 0.00 points (1 seeds)"
     assert versus_naive(4, NAIVE, done) is None
+
+
+def test_warm_start_presets_and_files_run_first_fitted_to_the_budget(cli, write_spec, trials_csv, tmp_path):
+    from search_spaces import load_architecture
+
+    k5 = json.loads(preset_path("efficientnet-b0").read_text())
+    k5["stages"] = [{**stage, "kernel": 5} for stage in k5["stages"]]
+    (tmp_path / "k5.json").write_text(json.dumps(k5))
+    # B1 and B2 have the same layer counts (ceil of 1.1x and 1.2x B0's) and uniform widths: one point
+    spec = budget_spec(write_spec, search={"trials": 3, "warm_start": ["efficientnet-b2", str(tmp_path / "k5.json"),
+                                                                       "efficientnet-b1"]})  # fmt: skip
+    out = tmp_path / "run"
+    code, stdout, err = cli("search", spec, "--out", out)
+    assert code == 0, err
+    assert "efficientnet-b1 is the same point of the space as an earlier one; not enqueued twice" in stdout
+    table = trials_csv(out)
+    assert [r["warm_start"] for r in table] == ["naive", "efficientnet-b2", str(tmp_path / "k5.json")]
+    plan = RunPlan.load(spec)
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{out / 'study.db'}")
+    for number, ref in ((1, "efficientnet-b2"), (2, str(tmp_path / "k5.json"))):
+        # B2 is B0 with 1.1x the widths and more layers: the fit removes the uniform width
+        fitted = plan.fit(plan.space.decode(plan.space.params_of(load_architecture(ref))))
+        trained = architecture_from_dict(study.trials[number].user_attrs["architecture"])
+        assert architecture_hash(trained) == architecture_hash(fitted.arch)
+        assert 0.9 * T <= float(table[number]["flops"]) <= T
+
+
+@pytest.mark.parametrize(
+    ("warm", "message"),
+    [
+        ("efficientnet-b4", "search.warm_start[0]: efficientnet-b4 is not a point of the mbconv space: s2.layers 4 "
+                            "is not among the space's choices [1, 2, 3]"),
+        ("efficientnetv2-s", "has 6 stages; the space around efficientnet-b0 has 7"),
+        ("no/such.json", "search.warm_start[0]: "),
+    ],
+)  # fmt: skip
+def test_a_warm_start_outside_the_space_is_a_spec_error(cli, write_spec, tmp_path, warm, message):
+    out = tmp_path / "run"
+    code, _, err = cli("search", budget_spec(write_spec, search={"warm_start": [warm]}), "--out", out)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and not out.exists()

@@ -117,3 +117,36 @@ def test_interrupted_ray_search_resumes_to_completion(ray_spec, trials_csv, tmp_
         assert study.trials[number].state.name == "COMPLETE" and study.trials[number].params == params
     assert any(t.user_attrs.get("fail_reason", "").startswith("interrupted") for t in study.trials)
     assert len(trials_csv(out)) == 4 and (out / "best.json").is_file()
+
+
+def test_ray_runs_the_warm_start_first_and_trains_each_network_once(write_spec, trials_csv, tmp_path):
+    # A space of two networks (kernel 3 or 5; every other choice single) around a 1-stage base:
+    # trial 0 is the naive network (kernel 3), trial 1 the warm-start file (kernel 5), and the
+    # sampled trials after them can only repeat one of the two, which is not trained again.
+    import json
+
+    from search_spaces import preset_path
+
+    b0 = json.loads(preset_path("efficientnet-b0").read_text())
+    b0["stages"] = [{**stage, "kernel": 3, "expand": 6} for stage in b0["stages"][:1]]
+    (tmp_path / "k3.json").write_text(json.dumps({**b0, "name": "k3"}))
+    b0["stages"] = [{**stage, "kernel": 5} for stage in b0["stages"]]
+    (tmp_path / "k5.json").write_text(json.dumps({**b0, "name": "k5"}))
+    spec = write_spec(
+        space={"base": str(tmp_path / "k3.json"), "kernel": [3, 5], "expand": [6], "se": [0.25], "layers": [0],
+               "width": [1.0], "stem": [1.0], "head": [1.0]},
+        target={"resolution": 224, "num_classes": 10, "flops": 100e6, "lower": 0.9},
+        search={"trials": 4, "executor": "ray", "pruner": "none", "sampler": "random",
+                "warm_start": [str(tmp_path / "k5.json")], "ray": {"num_cpus": 2, "max_concurrent_trials": 1}},
+    )  # fmt: skip
+    out = tmp_path / "run"
+    done = in_namespace(f"{PY} -m nas search {spec} --out {out}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    table = trials_csv(out)
+    assert [r["warm_start"] for r in table[:2]] == ["naive", str(tmp_path / "k5.json")]
+    assert [r["s1.kernel"] for r in table[:2]] == ["3", "5"] and all(r["same_as"] == "" for r in table[:2])
+    for row in table[2:]:  # a repeat takes the earlier result and is not trained
+        twin = table[int(row["same_as"])]
+        assert row["s1.kernel"] == twin["s1.kernel"] and row["accuracy"] == twin["accuracy"]
+        assert row["train_seconds"] == ""
+    assert all(0.9 * 100e6 <= float(r["flops"]) <= 100e6 for r in table)

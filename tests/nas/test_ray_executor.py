@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nas.plan import RunPlan
-from nas.ray_executor import METRICS, _DefineByRun, _mark_completed, _optuna_trial, _searcher_class
+from nas.ray_executor import KNOWN, METRICS, _DefineByRun, _mark_completed, _optuna_trial, _searcher_class
 from nas.spec import spec_from_dict
 
 pytest.importorskip("ray.tune.search.optuna")
@@ -16,7 +16,8 @@ def test_optuna_search_still_offers_what_the_executor_reads():
     plan = RunPlan.from_spec(spec_from_dict({"target": {"flops": 1e8}}))
     searcher = _searcher_class()(space=_DefineByRun(plan.space), metric=METRICS[0], mode=plan.objective.modes[0])
     config = searcher.suggest("t1")
-    assert config and set(config) == set(plan.space.choices())
+    assert config and set(config) == {*plan.space.choices(), KNOWN}  # the sampled choices, and what is trained
+    assert config[KNOWN] == "{}"
     found = _optuna_trial(searcher, "t1")
     assert found is not None
     study, trial = found
