@@ -107,11 +107,15 @@ class MBConvSpace:
         offered = {name: (self.stem if name == "stem.width" else self.head if name == "head.width" else self.width)
                    for name in ratios}  # fmt: skip
 
+        channels = {name: r * base for (name, r), base in zip(ratios.items(), self._base_channels(), strict=True)}
+
         def snap(m: float) -> tuple[float, dict[str, float]]:
+            """The nearest choices at multiplier ``m``, and their misfit; wide layers weigh more
+            (rounding to multiples of 8 blurs a narrow layer's ratio)."""
             error, chosen = 0.0, {}
             for name, r in ratios.items():
                 best = min(offered[name], key=lambda c: abs(math.log(r / (m * c))))
-                error += abs(math.log(r / (m * best)))
+                error += channels[name] * abs(math.log(r / (m * best)))
                 chosen[name] = best
             return error, chosen
 
@@ -119,6 +123,10 @@ class MBConvSpace:
         _, chosen = min((snap(m) for m in sorted(scales)), key=lambda x: x[0])
         params.update(chosen)
         return params
+
+    def _base_channels(self) -> list[int]:
+        """The base's widths in ``params_of``'s order: stages, stem, head."""
+        return [*(stage.channels for stage in self.base.stages), self.base.stem.channels, self.base.head.channels]
 
     def size(self) -> int:
         """Number of distinct architectures (the product of all choice counts)."""

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from search_spaces import (
+    SPACES,
     MBConvSpace,
     TrainingAwareSpace,
     architecture_from_dict,
@@ -145,3 +146,35 @@ def test_training_aware_bad_choices():
         TrainingAwareSpace(base=V2S, block=("mbconv", "conv"))
     with pytest.raises(ValueError, match=r"space\.expand"):
         TrainingAwareSpace(base=V2S, expand=(0, 4))
+
+
+@pytest.mark.parametrize("space_type", ["mbconv", "training_aware"])
+def test_params_of_finds_the_point_of_a_network_up_to_a_uniform_width(space_type):
+    from scaling import scale
+
+    base = load_architecture("efficientnet-b0" if space_type == "mbconv" else "efficientnetv2-s")
+    space = SPACES[space_type](base=base)
+    assert space.params_of(base) == space.base_params()
+    rng = random.Random(0)
+    for _ in range(20):
+        params = {name: rng.choice(values) for name, values in space.choices().items()}
+        if space_type == "training_aware":  # SE is asked only of MBConv stages
+            params = {k: v for k, v in params.items() if not k.endswith(".se") or
+                      params[k.replace(".se", ".block")] == "mbconv"}  # fmt: skip
+        arch = space.decode(params)
+        assert space.decode(space.params_of(arch, uniform=False)) == arch  # two widths may round to one network
+        found = space.decode(space.params_of(scale(arch, width=rng.choice([0.8, 1.3, 2.0]))))  # up to one factor
+        assert [(s.block, s.kernel, s.expand, s.se, s.repeats) for s in found.stages] == [
+            (s.block, s.kernel, s.expand, s.se, s.repeats) for s in arch.stages]  # fmt: skip
+        pairs = [(a.channels, b.channels) for a, b in zip(found.stages, arch.stages, strict=True)]
+        pairs += [(found.stem.channels, arch.stem.channels), (found.head.channels, arch.head.channels)]
+        # a narrow layer's ratio is blurred by rounding to multiples of 8; a wide one's is recovered
+        assert all(a == b for a, b in pairs if b >= 64)
+
+
+def test_params_of_names_what_is_not_a_choice():
+    space = SPACES["mbconv"](base=load_architecture("efficientnet-b0"), kernel=(3,))
+    with pytest.raises(ValueError, match=r"s3.kernel 5 is not among the space's choices \[3\]"):
+        space.params_of(load_architecture("efficientnet-b0"))
+    with pytest.raises(ValueError, match="has 6 stages; the space around efficientnet-b0 has 7"):
+        space.params_of(load_architecture("efficientnetv2-s"))
