@@ -36,6 +36,7 @@ import optuna
 from search_spaces import Space
 
 from .plan import RunPlan
+from .screen import ScreenHistory, screen_history
 from .search import start_study
 from .study import completed, finished_trials, make_sampler, study_storage, worker_id
 from .trial import RUN_ATTRS, TrialEvaluator, TrialFailed, trained_networks
@@ -43,7 +44,7 @@ from .trial import RUN_ATTRS, TrialEvaluator, TrialFailed, trained_networks
 __all__ = ["run_ray"]
 
 ATTRS = "effnas_attrs"  # the trial's user attributes, as one JSON string (Tune flattens nested results)
-KNOWN = "effnas_trained"  # config key: the networks trained when the trial was suggested (``trained_networks``)
+KNOWN = "effnas_known"  # config key: what earlier trials tell this one (``_known``), as one JSON string
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -68,16 +69,19 @@ def _trainable(config: dict[str, Any], *, wire: dict[str, Any], run_dir: str, th
     attrs: dict[str, Any] = {"worker": worker_id()}
     last = [0]
 
-    def on_epoch(epoch: int, values: list[float], accuracy: float) -> None:
+    def on_epoch(epoch: int, values: list[float], accuracy: float, tse: float) -> None:
         # Every epoch reports the whole trial so far: the scheduler may stop it after any
         # epoch (ASHA stops at max_t too), so the last report must be complete on its own.
         last[0] = epoch
         tune.report({"epoch": epoch, **_metric_values(values), ATTRS: json.dumps(attrs)})
 
-    known = {h: (int(n), float(a)) for h, (n, a) in json.loads(config.get(KNOWN, "{}")).items()}
+    known = json.loads(config.get(KNOWN, "{}"))
+    trained = {h: (int(n), float(a)) for h, (n, a) in known.get("trained", {}).items()}
+    history = ScreenHistory.from_wire(known.get("screen", [[], []]))
     params = _flatten({k: v for k, v in config.items() if k != KNOWN})
     try:
-        values = run.evaluate_arch(plan.space.decode(params), attrs, on_epoch=on_epoch, lookup=known.get)
+        values = run.evaluate_arch(plan.space.decode(params), attrs, on_epoch=on_epoch, lookup=trained.get,
+                                   history=lambda: history)  # fmt: skip
     except TrialFailed:
         tune.report({"epoch": last[0], "failed": True, ATTRS: json.dumps(attrs)})
         return
@@ -116,13 +120,16 @@ def _searcher_class() -> type:
         final_epoch = 1  # the proxy's epoch count: a trial that reported it finished
 
         def suggest(self, trial_id: str) -> dict[str, Any] | None:
-            """The sampled configuration, plus the networks already trained (``KNOWN``): a trial
-            whose network is among them takes that result instead of training, as a local
-            trial does. A worker on another node need not reach the study's storage for it."""
+            """The sampled configuration, plus what earlier trials tell it (``KNOWN``): the networks
+            already trained (a trial of one of them takes that result instead of training) and
+            the screen's history, as a local trial reads them from the study. A worker on
+            another node need not reach the study's storage for them."""
             config = super().suggest(trial_id)
             found = _optuna_trial(self, trial_id) if isinstance(config, dict) else None
             if isinstance(config, dict) and found is not None:
-                config[KNOWN] = json.dumps(trained_networks(completed(found[0])))
+                study = found[0]
+                config[KNOWN] = json.dumps({"trained": trained_networks(completed(study)),
+                                            "screen": screen_history(finished_trials(study)).to_wire()})  # fmt: skip
             return config
 
         def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:

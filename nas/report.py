@@ -23,11 +23,12 @@ from search_spaces.files import OutputDir
 from .objectives import Record
 from .plan import RunPlan
 from .progress import MS_METRICS
+from .ranking import kendall_tau
 from .results import best_trial, pareto_trials, ranked_trials
+from .screen import screen_history
 from .verify import (
     NAIVE,
     Verified,
-    kendall_tau,
     naive_contender,
     read_verified,
     verified_best,
@@ -61,7 +62,25 @@ _MEASURED = ("latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ra
 
 
 _METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "fit_width", "cost_before_fit", "reward",
-                   "seconds", "train_seconds", "same_as", "warm_start")  # fmt: skip
+                   "seconds", "train_seconds", "same_as", "warm_start", "screen_score", "screen_seconds",
+                   "screen")  # fmt: skip
+
+
+def screen_summary(plan: RunPlan, trials: list[FrozenTrial]) -> str:
+    """The screen's account: how many candidates it scored and screened out, and its own rank
+    correlation with the proxy accuracy of those it let train (``nas.screen``)."""
+    screen = plan.spec.proxy.screen
+    assert screen is not None
+    history = screen_history(trials)
+    out = sum(1 for t in trials if str(t.user_attrs.get("screen", "")).startswith("screened out"))
+    stopped = [t.number for t in trials if str(t.user_attrs.get("screen", "")).startswith("screening stopped")]
+    seconds = sum(float(t.user_attrs.get("screen_seconds", 0.0)) for t in trials)
+    text = (f"screen: `{screen.estimator}` scored {len(history.scores)} candidates in {seconds:.0f} s, screened out "
+            f"{out}; Kendall tau between its score and the proxy accuracy of the {len(history.trained)} trained: "
+            f"{history.tau():.2f}")  # fmt: skip
+    if stopped:
+        text += f"; below min_tau {screen.min_tau:g}, so screening stopped at trial {stopped[0]}"
+    return text
 
 
 def _write_trials_csv(out: OutputDir, trials: list[FrozenTrial], choice_names: list[str],
@@ -255,6 +274,8 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
     if naive_wins and naive is not None:
         lines.append(f"- the search found nothing better than B0 scaled to the budget at this budget and proxy: "
                      f"the naive network (mean verified {key} {_fmt(naive.mean, 'r')}) -> `best.json`")  # fmt: skip
+    if plan.spec.proxy.screen is not None:
+        lines.append(f"- {screen_summary(plan, trials)}")
     steps = any("step_time" in t.user_attrs for t in ranked)
     ratios = any("step_ratio" in t.user_attrs for t in ranked)
     header = ["trial", "accuracy", "FLOPs", "params"] + (["step ms (IQR)"] if steps else []) + (

@@ -101,6 +101,7 @@ def optimize(
     log(data.describe())
     started = time.perf_counter()
     first = len(finished_trials(study))
+    warned: list[int] = []  # the trial whose screen note first said screening stopped
 
     def progress(study: optuna.Study, trial: FrozenTrial) -> None:
         finished = len(finished_trials(study))
@@ -109,6 +110,10 @@ def optimize(
         if minutes is not None:  # the wall-clock budget ends the search first
             left = min(left, max(0.0, 60 * minutes - (time.time() - started_at)))
         log(_progress_line(study, trial, finished, total, plan, left))
+        note = str(trial.user_attrs.get("screen", ""))
+        if note.startswith("screening stopped") and not warned:
+            warned.append(trial.number)
+            log(f"warning: {note}; every later candidate is trained")
         if shared or parent is not None:
             running = len(running_trials(study))
             if finished + running >= total or (parent is not None and os.getppid() != parent):

@@ -22,6 +22,7 @@ from search_spaces.files import name_problem, printable
 
 from .costs import StepSettings
 from .data import MAX_CLASSES, DataSpec
+from .estimators import ESTIMATORS
 from .objectives import ABS_BETA, KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
 from .train import TrainConfig
 
@@ -219,17 +220,46 @@ class ObjectiveSpec:
 
 
 @dataclass(frozen=True)
+class ScreenSpec:
+    """``proxy.screen``: score each fitted candidate with a cheap estimator (``nas.estimators``)
+    and train only those whose score ranks in the top ``keep`` share of the candidates scored
+    so far. The first ``warmup`` candidates are all trained; from then on, if Kendall's tau
+    between the score and the proxy accuracy of the trained candidates falls below
+    ``min_tau``, the run warns and stops screening (``nas.screen``).
+    """
+
+    estimator: str = "synflow"
+    keep: float = 0.5
+    warmup: int = 10
+    min_tau: float = 0.2
+    batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise _fail("estimator", f"must be one of {', '.join(ESTIMATORS)}", self.estimator)
+        if not 0 < self.keep <= 1:
+            raise _fail("keep", "must be in (0, 1]", self.keep)
+        if self.warmup < 2:
+            raise _fail("warmup", "must be >= 2 (a rank correlation needs two trained candidates)", self.warmup)
+        if not -1 <= self.min_tau <= 1:
+            raise _fail("min_tau", "must be in [-1, 1]", self.min_tau)
+        if self.batch_size < 2:
+            raise _fail("batch_size", "must be >= 2", self.batch_size)
+
+
+@dataclass(frozen=True)
 class ProxySpec:
     """How accuracy is estimated: the cheap training run of every candidate.
 
     Written flat in YAML: ``dataset``, ``path``, ``train_size`` and ``val_size`` are the
     data (``nas.data.DataSpec``); every other key is a field of the trainer's recipe
     (``nas.train.TrainConfig``, whose defaults are the proxy's), but ``seed``: the
-    experiment's ``seed`` seeds the proxy.
+    experiment's ``seed`` seeds the proxy, and ``screen`` (``ScreenSpec``; off by default).
     """
 
     data: DataSpec = field(default_factory=lambda: DataSpec("digits"))
     train: TrainConfig = field(default_factory=TrainConfig)
+    screen: ScreenSpec | None = None
 
     def __post_init__(self) -> None:
         d = self.data
@@ -274,7 +304,8 @@ class SearchSpec:
     """How to search: sampler (default tpe, or nsga2 for pareto), trials, pruner, executor.
 
     ``pruner`` stops hopeless trials of single-objective searches from their per-epoch proxy
-    reward: median or halving with the local executor (default median), ASHA with Ray
+    reward (or, with ``prune_on: tse``, the negated sum of their training losses so far):
+    median, halving or hyperband with the local executor (default median), ASHA with Ray
     (default asha); multi-objective searches do not prune. ``executor: local`` runs
     ``workers`` processes on a shared storage; ``executor: ray`` runs trials on Ray Tune.
     ``timeout_minutes`` is a wall-clock budget: no trial starts after it (running ones finish).
@@ -290,6 +321,7 @@ class SearchSpec:
     storage: str | None = None
     timeout_minutes: float | None = None
     warm_start: tuple[str, ...] | None = None
+    prune_on: str = "reward"
     ray: RaySpec = field(default_factory=RaySpec)
 
     def __post_init__(self) -> None:
@@ -299,11 +331,15 @@ class SearchSpec:
             raise _fail("trials", "must be >= 1", self.trials)
         if self.executor not in ("local", "ray"):
             raise _fail("executor", "must be local or ray", self.executor)
-        pruners = ("median", "halving", "none") if self.executor == "local" else ("asha", "none")
+        pruners = ("median", "halving", "hyperband", "none") if self.executor == "local" else ("asha", "none")
         if self.pruner is not None and self.pruner not in pruners:
             raise _fail("pruner", f"with executor {self.executor} must be {', '.join(pruners)}", self.pruner)
         if self.workers < 1:
             raise _fail("workers", "must be >= 1", self.workers)
+        if self.prune_on not in ("reward", "tse"):
+            raise _fail("prune_on", "must be reward or tse", self.prune_on)
+        if self.prune_on == "tse" and self.executor == "ray":
+            raise _fail("prune_on", "tse is for executor local (ASHA stops trials on the reward)", self.prune_on)
         if self.executor == "ray" and self.workers != 1:
             raise _fail("workers", "is for executor local; Ray sizes itself (search.ray.num_cpus)", self.workers)
         if self.timeout_minutes is not None and not self.timeout_minutes > 0:
@@ -502,12 +538,13 @@ def _decode_dataclass(cls: Any, value: Any, path: str) -> Any:
 
 def _decode_proxy(value: Any, path: str) -> ProxySpec:
     """The flat ``proxy`` section: data keys to a ``DataSpec``, the rest to a ``TrainConfig``."""
-    value = _mapping(value, path, PROXY_DATA_KEYS + PROXY_TRAIN_KEYS)
+    value = _mapping(value, path, (*PROXY_DATA_KEYS, *PROXY_TRAIN_KEYS, "screen"))
     data = _construct(DataSpec, {"dataset": "digits", **{k: v for k, v in value.items() if k in PROXY_DATA_KEYS}},
                       path)  # fmt: skip
     train = _construct(TrainConfig, {k: v for k, v in value.items() if k in PROXY_TRAIN_KEYS}, path)
+    screen = _decode(ScreenSpec | None, value.get("screen"), f"{path}.screen")
     try:
-        return ProxySpec(data=data, train=train)
+        return ProxySpec(data=data, train=train, screen=screen)
     except ValueError as exc:
         raise SpecError(f"{path}.{exc}") from None
 
@@ -594,7 +631,7 @@ def spec_to_dict(spec: ExperimentSpec) -> dict[str, Any]:
     out: dict[str, Any] = plain(dataclasses.asdict(spec))
     proxy = out.pop("proxy")
     out["proxy"] = {**{k: proxy["data"][k] for k in PROXY_DATA_KEYS},
-                    **{k: proxy["train"][k] for k in PROXY_TRAIN_KEYS}}  # fmt: skip
+                    **{k: proxy["train"][k] for k in PROXY_TRAIN_KEYS}, "screen": proxy["screen"]}  # fmt: skip
     return out
 
 

@@ -83,6 +83,8 @@ def make_pruner(plan: RunPlan) -> optuna.pruners.BasePruner:
         return optuna.pruners.NopPruner()
     if pruner == "halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=2)
+    if pruner == "hyperband":  # Li et al. 2018: successive halving at several aggressiveness levels
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=plan.train.epochs, reduction_factor=3)
     return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
 
 

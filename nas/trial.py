@@ -21,8 +21,10 @@ from search_spaces import Architecture, architecture_hash, architecture_to_dict,
 
 from .costs import StepTimeCache, measure_latency_ms
 from .data import Dataset
+from .estimators import estimate
 from .plan import RunPlan
-from .study import completed, worker_id
+from .screen import ScreenHistory, decide, screen_history
+from .study import completed, finished_trials, worker_id
 from .train import EpochRecord, train
 
 __all__ = ["RUN_ATTRS", "STEP_TIMES", "TrialEvaluator", "TrialFailed", "trained_networks"]
@@ -32,11 +34,14 @@ STEP_TIMES = "step_times.jsonl"
 RUN_ATTRS = (
     "worker", "flops", "params", "latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ratio", "cost",
     "fit_width", "cost_before_fit", "arch_hash", "same_as", "warm_start", "architecture", "skipped", "accuracy",
-    "reward", "seconds", "train_seconds", "fail_reason",
+    "reward", "seconds", "train_seconds", "fail_reason", "screen_score", "screen_seconds", "screen",
 )  # fmt: skip
 """Every user attribute a trial may record (``evaluate_arch`` and the worker id)."""
 
-EpochHook = Callable[[int, list[float], float], None]
+EpochHook = Callable[[int, list[float], float, float], None]
+"""``on_epoch(epoch, values, accuracy, tse)``: after each epoch, the objective values, the
+validation accuracy and the negated sum of the epochs' mean training losses so far (TSE,
+Ru et al. 2021, arXiv 2006.04492: higher is better)."""
 Lookup = Callable[[str], "tuple[int, float] | None"]
 """``lookup(arch_hash)``: an earlier trial that trained the same network (its number and accuracy), or None."""
 
@@ -101,18 +106,22 @@ class TrialEvaluator:
         trial.set_user_attr("worker", worker_id())  # first: a dead worker's trial is found by it
         attrs: dict[str, Any] = {}
 
-        def on_epoch(epoch: int, values: list[float], accuracy: float) -> None:
+        def on_epoch(epoch: int, values: list[float], accuracy: float, tse: float) -> None:
             if not self.plan.objective.single:
                 return
-            trial.report(values[0], epoch)
+            trial.report(tse if self.plan.spec.search.prune_on == "tse" else values[0], epoch)
             if trial.should_prune():
                 raise optuna.TrialPruned(f"pruned after epoch {epoch}")
 
         def lookup(arch_hash: str) -> tuple[int, float] | None:
             return trained_networks(completed(trial.study)).get(arch_hash)
 
+        def history() -> ScreenHistory:
+            return screen_history(finished_trials(trial.study))
+
         try:
-            return self.evaluate_arch(self.plan.space.sample(trial), attrs, on_epoch=on_epoch, lookup=lookup)
+            return self.evaluate_arch(self.plan.space.sample(trial), attrs, on_epoch=on_epoch, lookup=lookup,
+                                      history=history)  # fmt: skip
         finally:
             for key, value in attrs.items():
                 trial.set_user_attr(key, value)
@@ -127,15 +136,17 @@ class TrialEvaluator:
         *,
         on_epoch: EpochHook | None = None,
         lookup: Lookup | None = None,
+        history: Callable[[], ScreenHistory] | None = None,
     ) -> list[float]:
         """Fit, count, (maybe) train and score ``arch``; what a trial records goes into ``attrs``.
 
         With a fitted budget (``RunPlan.fits``) the candidate is first rescaled into
         [lower * T, T]; one that cannot land is recorded as skipped, untrained, with reward 0.
         ``lookup(arch_hash)`` finds an earlier trial of the same network: its result is
-        taken (``same_as``) and nothing is trained again. ``on_epoch(epoch, values,
-        accuracy)`` sees the objective values after every epoch; it may raise to stop the
-        trial (a pruner does). Any failure of the candidate (in measuring or in training)
+        taken (``same_as``) and nothing is trained again. With ``proxy.screen``, the candidate
+        is scored first and trained only if ``nas.screen.decide`` keeps it, given
+        ``history()``. ``on_epoch`` (``EpochHook``) sees every epoch; it may raise to stop
+        the trial (a pruner does). Any failure of the candidate (in measuring or in training)
         raises ``TrialFailed`` with ``attrs["fail_reason"]`` set.
         """
         plan, objective = self.plan, self.plan.objective
@@ -169,14 +180,27 @@ class TrialEvaluator:
                 values = objective.values(accuracy, costs)
                 attrs.update(accuracy=accuracy, reward=objective.reward(values), same_as=number)
                 return values
+            screen = plan.spec.proxy.screen
+            if screen is not None and history is not None:
+                score = estimate(screen.estimator, arch, self.dataset(), resolution=plan.train.resolution,
+                                 target_resolution=plan.spec.target.resolution, num_classes=plan.num_classes,
+                                 batch_size=screen.batch_size, seed=plan.spec.seed)  # fmt: skip
+                decision = decide(screen, score.value, history())
+                attrs.update(screen_score=score.value, screen_seconds=score.seconds, screen=decision.note)
+                if not decision.train:
+                    attrs.update(skipped=f"{decision.note}; not trained", accuracy=None, reward=0.0)
+                    return [0.0]
+
+            losses: list[float] = []
 
             def report(record: EpochRecord) -> None:
+                losses.append(record.train_loss)
                 values = objective.values(record.val_accuracy, costs)
                 now = time.perf_counter()  # after each epoch, attrs hold the trial as if it ended here
                 attrs.update(accuracy=record.val_accuracy, reward=objective.reward(values),
                              seconds=now - started, train_seconds=now - (train_started or started))  # fmt: skip
                 if on_epoch is not None:
-                    on_epoch(record.epoch, values, record.val_accuracy)
+                    on_epoch(record.epoch, values, record.val_accuracy, -sum(losses))
 
             data = self.dataset()
             train_started = time.perf_counter()

@@ -250,15 +250,3 @@ def verified_best(objective: Objective, verified: dict[int, Verified]) -> int | 
     if not verified:
         return None
     return min(verified.values(), key=lambda v: objective.sort_key(v.mean, v.cost, v.trial)).trial
-
-
-def kendall_tau(a: list[float], b: list[float]) -> float:
-    """Kendall's tau-a between two score lists of the same candidates (1: same order)."""
-
-    def sign(x: float) -> int:
-        return (x > 0) - (x < 0)
-
-    n = len(a)
-    pairs = n * (n - 1) // 2
-    agree = sum(sign(a[i] - a[j]) * sign(b[i] - b[j]) for i in range(n) for j in range(i + 1, n))
-    return agree / pairs if pairs else 1.0

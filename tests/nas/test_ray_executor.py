@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from nas.plan import RunPlan
@@ -17,7 +19,7 @@ def test_optuna_search_still_offers_what_the_executor_reads():
     searcher = _searcher_class()(space=_DefineByRun(plan.space), metric=METRICS[0], mode=plan.objective.modes[0])
     config = searcher.suggest("t1")
     assert config and set(config) == {*plan.space.choices(), KNOWN}  # the sampled choices, and what is trained
-    assert config[KNOWN] == "{}"
+    assert json.loads(config[KNOWN]) == {"trained": {}, "screen": [[], []]}
     found = _optuna_trial(searcher, "t1")
     assert found is not None
     study, trial = found

@@ -119,7 +119,7 @@ BAD = [
     ({"space": {"expand": "six"}}, "space.expand: must be a list, got 'six'"),
     ({"search": {"trials": 0}}, "search.trials: must be >= 1, got 0"),
     ({"search": {"sampler": "cmaes"}}, "search.sampler: must be tpe, nsga2 or random, got 'cmaes'"),
-    ({"search": {"pruner": "hyperband"}}, "search.pruner: with executor local must be median, halving, none"),
+    ({"search": {"pruner": "bohb"}}, "search.pruner: with executor local must be median, halving, hyperband, none"),
     ({"search": {"executor": "ray", "pruner": "median"}}, "search.pruner: with executor ray must be asha, none"),
     ({"search": {"executor": "dask"}}, "search.executor: must be local or ray, got 'dask'"),
     ({"search": {"workers": 0}}, "search.workers: must be >= 1, got 0"),

@@ -6,12 +6,13 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 import nas.verify
 from nas.cli import main
+from nas.ranking import kendall_tau, spearman_rho
 from nas.study import load_run
-from nas.verify import kendall_tau
 from search_spaces import architecture_from_dict, architecture_hash
 
 VERIFY = {"enabled": True, "top_k": 2, "seeds": 2, "epochs": 1}
@@ -107,3 +108,5 @@ def test_kendall_tau():
     assert kendall_tau([3, 2, 1], [30, 20, 10]) == 1.0
     assert kendall_tau([3, 2, 1], [10, 20, 30]) == -1.0
     assert kendall_tau([1.0], [2.0]) == 1.0
+    assert spearman_rho([1, 2, 3, 4], [10, 30, 20, 40]) == pytest.approx(0.8)  # 1 - 6 * 2 / (4 * 15)
+    assert spearman_rho([1.0], [2.0]) != spearman_rho([1.0], [2.0])  # NaN: no ranking to compare
