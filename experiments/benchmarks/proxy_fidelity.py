@@ -1,0 +1,119 @@
+"""How well each cheap estimator ranks networks, scored against the ground-truth table.
+
+For every network of the table that ``ground_truth.py`` wrote, each estimator gives a
+score; Kendall's tau and Spearman's rho between the score and the table's mean test
+accuracy are printed for the whole pool and for its equal-budget part (the networks fitted
+into [0.9 T, T] and the naive network: where a search for a budget compares candidates),
+with the seconds each estimator spends per network on this machine and that cost as a
+share of one full training run of the table. The estimators:
+
+- the proxy recipes of the experiment specs: a class-balanced subset of the training
+  images, a few epochs at 32 px, validation accuracy (``--recipes``: SIZE x EPOCHS);
+- TSE (Ru et al. 2021, arXiv 2006.04492): the negated sum of the per-epoch mean training
+  losses of the same runs, which costs nothing beyond them;
+- zero-cost scores at initialisation (``nas.estimators``): synflow, naswot, grad_norm, snip;
+- parameter count and FLOPs, the baselines every estimator must beat.
+
+Each score is appended to ``scores.jsonl`` in ``--work``, so a killed run resumes.
+
+Usage: ``python experiments/benchmarks/proxy_fidelity.py [--table
+experiments/data/ground_truth_fashion_mnist.json] [--recipes 10000x2,10000x1,5000x2]``.
+Needs Debian's dataset-fashion-mnist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nas import journal
+from nas.data import DataSpec, load_dataset
+from nas.estimators import ESTIMATORS, estimate
+from nas.ranking import kendall_tau, spearman_rho
+from nas.train import TrainConfig, train
+from search_spaces import architecture_from_dict
+
+
+def recipe_scores(name: str, size: int, epochs: int, arch_dict: dict[str, Any], resolution: int,
+                  data_cache: dict[int, Any]) -> list[dict[str, Any]]:  # fmt: skip
+    """The proxy recipe's validation accuracy and its TSE, from one training run."""
+    if size not in data_cache:
+        data_cache[size] = load_dataset(DataSpec("fashion-mnist", train_size=size, val_size=5000), seed=0)
+    result = train(architecture_from_dict(arch_dict), data_cache[size],
+                   TrainConfig(epochs=epochs, batch_size=128, resolution=resolution, seed=0))  # fmt: skip
+    ok = result.status == "ok"
+    tse = -sum(r.train_loss for r in result.history) if ok else math.nan
+    return [{"estimator": name, "value": result.val_accuracy if ok else math.nan, "seconds": result.seconds},
+            {"estimator": f"TSE {name}", "value": tse, "seconds": result.seconds}]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", default="experiments/data/ground_truth_fashion_mnist.json")
+    parser.add_argument("--recipes", default="10000x2,10000x1,5000x2", help="proxy recipes: SIZE x EPOCHS, ...")
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--work", default="runs/proxy-fidelity")
+    parser.add_argument("--out", default="experiments/data/proxy_fidelity_fashion_mnist.json")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    table = json.loads(Path(args.table).read_text())
+    networks = [n for n in table["networks"] if n["mean"] is not None]
+    if len(networks) < 3:
+        raise SystemExit(f"{args.table}: {len(networks)} networks have ground truth yet; at least 3 are needed")
+    log_path = Path(args.work) / "scores.jsonl"
+    done = {(r["estimator"], r["hash"]): r for r in journal.read(log_path)}
+    recipes = [(f"proxy {s}x{e}", int(s), int(e)) for s, e in (r.split("x") for r in args.recipes.split(",") if r)]
+    estimators = [*ESTIMATORS, *(name for name, _, _ in recipes), *(f"TSE {name}" for name, _, _ in recipes)]
+    data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0)
+    cache: dict[int, Any] = {}
+    for i, n in enumerate(networks):
+        fresh: list[dict[str, Any]] = []
+        for name in ESTIMATORS:
+            if (name, n["hash"]) not in done:
+                s = estimate(name, architecture_from_dict(n["architecture"]), data, resolution=args.resolution,
+                             target_resolution=224, num_classes=1000)  # fmt: skip
+                fresh.append({"estimator": name, "value": s.value, "seconds": s.seconds})
+        for name, size, epochs in recipes:
+            if (name, n["hash"]) not in done:
+                fresh += recipe_scores(name, size, epochs, n["architecture"], args.resolution, cache)
+        for record in fresh:
+            record["hash"] = n["hash"]
+            journal.append(log_path, record)
+            done[(record["estimator"], n["hash"])] = record
+        print(f"[{i + 1}/{len(networks)}] {n['name']}: scored", flush=True)
+
+    full = statistics.fmean(s for n in networks for s in n["seconds"])
+    parts = {"all": networks, "equal budget": [n for n in networks if n["group"] in ("budget", "naive")]}
+    rows = []
+    for name in estimators:
+        row: dict[str, Any] = {"estimator": name}
+        for part, members in parts.items():
+            truth = [n["mean"] for n in members]
+            scores = [done[(name, n["hash"])]["value"] for n in members]
+            row[part] = {"tau": kendall_tau(scores, truth), "rho": spearman_rho(scores, truth), "n": len(members)}
+        row["seconds"] = statistics.fmean(done[(name, n["hash"])]["seconds"] for n in networks)
+        row["share_of_full"] = row["seconds"] / full
+        rows.append(row)
+    rows.sort(key=lambda r: -r["equal budget"]["tau"])
+    print(f"\nground truth: {args.table} ({len(networks)} networks, {len(parts['equal budget'])} at the budget); "
+          f"full training {full:.0f} s per run")  # fmt: skip
+    print(f"{'estimator':<22} {'tau eq.':>8} {'rho eq.':>8} {'tau all':>8} {'rho all':>8} {'s/net':>8} {'of full':>8}")
+    for r in rows:
+        eq, al = r["equal budget"], r["all"]
+        print(f"{r['estimator']:<22} {eq['tau']:>8.2f} {eq['rho']:>8.2f} {al['tau']:>8.2f} {al['rho']:>8.2f} "
+              f"{r['seconds']:>8.1f} {r['share_of_full']:>8.3f}")  # fmt: skip
+    out = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "table": args.table,
+           "full_training_seconds": full, "rows": rows}  # fmt: skip
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
