@@ -234,7 +234,7 @@ def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
 
 
 _TRAIN_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "resolution", "dropout",
-                "randaug", "mixup", "seed", "threads")  # fmt: skip
+                "randaug", "mixup", "seed", "threads", "device")  # fmt: skip
 """The ``nas train`` flags that are ``TrainConfig`` fields of the same name."""
 
 
@@ -256,13 +256,23 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
         raise UsageError(f"--{str(exc).replace('_', '-').replace('progressive.', '')}") from None
 
 
+def _precision(dtype: torch.dtype | None) -> str:
+    """``float32`` where no autocast runs, else the autocast type (``bfloat16``, ``float16``)."""
+    return str(dtype or torch.float32).removeprefix("torch.")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train an architecture on a dataset, optionally with progressive learning."""
     from nas.data import DataError, load_dataset, parse_data_arg
+    from nas.device import DeviceError, amp_dtype, resolve_device
     from nas.train import EpochRecord, evaluate, train
 
     arch, _ = load_architecture_with_metrics(args.arch)
     config = _train_config(args)
+    try:
+        device = resolve_device(config.device)
+    except DeviceError as exc:
+        raise UsageError(f"--{exc}") from None
     if args.weights and not args.evaluate:
         raise UsageError("--weights: only used with --evaluate (evaluate trained weights on the test split)")
     out = OutputDir.create(args.out) if args.out else None
@@ -280,7 +290,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                         in_channels=data.in_channels)  # fmt: skip
     print(f"{arch.name}: {count_params(arch, num_classes=data.num_classes, in_channels=data.in_channels):,} params, "
           f"{flops:,} FLOPs at {config.resolution} px; {config.epochs} epochs, batch {config.batch_size}, "
-          f"{config.optimizer} lr {config.lr:g}")  # fmt: skip
+          f"{config.optimizer} lr {config.lr:g}; on {device} in {_precision(amp_dtype(device))}")  # fmt: skip
     if config.progressive is not None:
         from nas.train import progressive_schedule
 
@@ -578,6 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixup", type=_non_negative_float, default=t.mixup, help="mixup alpha (0 = off)")
     p.add_argument("--seed", type=int, default=t.seed)
     p.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's)")
+    p.add_argument("--device", default=t.device, help="auto (CUDA when a GPU is visible), cpu, cuda or cuda:N; "
+                   "mixed precision on CUDA")  # fmt: skip
     g = p.add_argument_group("progressive learning (EfficientNetV2 §4)")
     g.add_argument("--progressive", action="store_true", help="grow image size and regularization over stages")
     g.add_argument("--stages", type=_positive_int, help="stages (default 4, at most one per epoch)")

@@ -31,6 +31,7 @@ with warnings.catch_warnings():  # fvcore scripts a loss with torch.jit at impor
 from search_spaces import Architecture, architecture_hash, build_model
 
 from . import journal
+from .device import device_problem, resolve_device
 
 __all__ = [
     "FvcoreCount",
@@ -149,8 +150,9 @@ class StepSettings:
                 raise ValueError(f"{name}: must be >= {minimum}, got {value!r}")
         if self.resolution is not None and self.resolution < 1:
             raise ValueError(f"resolution: must be >= 1, got {self.resolution!r}")
-        if self.device != "cpu" and not self.device.startswith("cuda"):
-            raise ValueError(f"device: must be cpu or cuda[:N], got {self.device!r}")
+        problem = device_problem(self.device)
+        if problem is not None:
+            raise ValueError(f"device: {problem}, got {self.device!r}")
 
     def key(self, arch: Architecture, *, num_classes: int, in_channels: int = 3, optimizer: str = "adamw") -> str:
         """The cache key: what shapes the network, every measuring setting, the classes and the optimizer."""
@@ -189,9 +191,7 @@ def measure_step_time(
     s = settings
     if s.resolution is None:
         raise ValueError("resolution: the step-time settings need a resolution")
-    if s.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device: {s.device} is not available on this machine")
-    device = torch.device(s.device)
+    device = resolve_device(s.device)  # DeviceError (a ValueError) names a missing GPU
     previous = torch.get_num_threads()
     torch.set_num_threads(s.threads)
     try:

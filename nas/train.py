@@ -27,6 +27,7 @@ from search_spaces import Architecture, build_model, count_params
 from search_spaces.architecture import MAX_RESOLUTION
 
 from .data import Dataset, Split, batches
+from .device import DEVICE_RULE, DeviceError, amp_dtype, device_problem, resolve_device
 
 __all__ = [
     "OPTIMIZERS",
@@ -106,7 +107,9 @@ class TrainConfig:
     on ``digits``: 20% without, 96% with, after the first epoch).
     ``channels_last`` (NHWC) memory format: on CPU it trains B0 4-5x faster than NCHW,
     whose depthwise convolutions do not speed up at small sizes (measured by
-    ``experiments/benchmarks/train_throughput.py``).
+    ``experiments/benchmarks/train_throughput.py``). ``device`` (``nas.device``): ``auto``
+    trains on CUDA when a GPU is visible, with mixed precision (bfloat16, or float16 with a
+    gradient scaler) and batches copied from pinned memory without blocking.
     """
 
     epochs: int = 3
@@ -126,6 +129,7 @@ class TrainConfig:
     recalibration_images: int = 1024
     eval_batch_size: int = 512
     channels_last: bool = True
+    device: str = "auto"
     progressive: ProgressiveConfig | None = None
 
     def __post_init__(self) -> None:
@@ -150,6 +154,7 @@ class TrainConfig:
             ("bn_recalibrate", self.bn_recalibrate in ("auto", "always", "never"), "auto, always or never"),
             ("recalibration_images", self.recalibration_images >= 1, ">= 1"),
             ("eval_batch_size", self.eval_batch_size >= 1, ">= 1"),
+            ("device", device_problem(self.device) is None, DEVICE_RULE),
         ]
         for name, ok, rule in checks:
             if not ok:
@@ -247,6 +252,8 @@ class TrainResult:
     test_accuracy: float | None = None
     test_loss: float | None = None
     schedule: list[StageSettings] = field(default_factory=list)
+    device: str = "cpu"
+    precision: str = "float32"
     model: nn.Module | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -261,6 +268,8 @@ class TrainResult:
             "test_loss": self.test_loss,
             "history": [asdict(r) for r in self.history],
             "schedule": [asdict(s) for s in self.schedule],
+            "device": self.device,
+            "precision": self.precision,
         }
 
 
@@ -313,6 +322,21 @@ def _set_dropout(model: nn.Module, p: float) -> None:
             m.p = p
 
 
+CPU = torch.device("cpu")
+
+
+def to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch on ``device``: on CUDA copied from pinned memory without blocking the host."""
+    if device.type != "cuda":
+        return x, y
+    return x.pin_memory().to(device, non_blocking=True), y.pin_memory().to(device, non_blocking=True)
+
+
+def _autocast(device: torch.device, precision: torch.dtype | None) -> torch.autocast:
+    """Mixed precision on CUDA (``nas.device.amp_dtype``); a no-op where ``precision`` is None."""
+    return torch.autocast(device_type=device.type, dtype=precision, enabled=precision is not None)
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
@@ -322,12 +346,17 @@ def evaluate(
     resolution: int,
     batch_size: int = 512,
     memory_format: torch.memory_format = torch.contiguous_format,
+    device: torch.device = CPU,
+    precision: torch.dtype | None = None,
 ) -> tuple[float, float]:
     """(accuracy, mean cross-entropy) of ``model`` on ``split`` at ``resolution``."""
     model.eval()
     correct, loss, n = 0, 0.0, 0
     for x, y in batches(data, split, batch_size=batch_size, resolution=resolution):
-        logits = model(data.normalize(x).contiguous(memory_format=memory_format))
+        x, y = to_device(x, y, device)
+        with _autocast(device, precision):
+            logits = model(data.normalize(x).contiguous(memory_format=memory_format))
+        logits = logits.float()
         loss += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += int((logits.argmax(1) == y).sum())
         n += len(y)
@@ -336,8 +365,8 @@ def evaluate(
 
 @torch.no_grad()
 def recalibrate_bn(model: nn.Module, data: Dataset, *, resolution: int, batch_size: int, max_batches: int,
-                   generator: torch.Generator,
-                   memory_format: torch.memory_format = torch.contiguous_format) -> None:  # fmt: skip
+                   generator: torch.Generator, memory_format: torch.memory_format = torch.contiguous_format,
+                   device: torch.device = CPU, precision: torch.dtype | None = None) -> None:  # fmt: skip
     """Re-estimate BN running statistics as exact averages over training batches (no augmentation)."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [m.momentum for m in bns]
@@ -345,11 +374,13 @@ def recalibrate_bn(model: nn.Module, data: Dataset, *, resolution: int, batch_si
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average
     model.train()
-    for i, (x, _) in enumerate(batches(data, data.train, batch_size=batch_size, resolution=resolution,
+    for i, (x, y) in enumerate(batches(data, data.train, batch_size=batch_size, resolution=resolution,
                                        shuffle=True, generator=generator)):  # fmt: skip
         if i >= max_batches:
             break
-        model(data.normalize(x).contiguous(memory_format=memory_format))
+        x, _ = to_device(x, y, device)
+        with _autocast(device, precision):
+            model(data.normalize(x).contiguous(memory_format=memory_format))
     for m, momentum in zip(bns, saved, strict=True):
         m.momentum = momentum
 
@@ -372,11 +403,17 @@ def train(
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
+    params = count_params(arch, num_classes=data.num_classes, in_channels=data.in_channels)
+    try:
+        device = resolve_device(config.device)
+    except DeviceError as exc:
+        return TrainResult("failed", str(exc), [], time.perf_counter() - start, params)
+    precision = amp_dtype(device)
+    scaler = torch.amp.GradScaler("cuda") if precision == torch.float16 else None
     if model is None:
         model = build_model(arch, num_classes=data.num_classes, in_channels=data.in_channels)
-    params = count_params(arch, num_classes=data.num_classes, in_channels=data.in_channels)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model = model.to(memory_format=memory_format)  # type: ignore[call-overload]
+    model = model.to(device=device, memory_format=memory_format)  # type: ignore[call-overload]
     schedule = (
         progressive_schedule(progressive, config.epochs)
         if (progressive := config.resolved_progressive()) is not None
@@ -389,7 +426,8 @@ def train(
     opt = make_optimizer(model, config)
     sched = _scheduler(opt, config, steps_per_epoch * config.epochs)
     slow_bn = arch.bn_momentum < 0.1
-    result = TrainResult("ok", "", [], 0.0, params, schedule=schedule, model=model)
+    result = TrainResult("ok", "", [], 0.0, params, schedule=schedule, model=model, device=str(device),
+                         precision=str(precision or torch.float32).removeprefix("torch."))  # fmt: skip
 
     for stage in schedule:
         _set_dropout(model, stage.dropout)
@@ -400,19 +438,21 @@ def train(
             loss_sum, correct, seen = 0.0, 0, 0
             for x, y in batches(data, data.train, batch_size=config.batch_size, resolution=stage.size,
                                 shuffle=True, generator=generator, drop_last=True):  # fmt: skip
+                x, y = to_device(x, y, device)
                 if augment is not None:
                     x = augment(x)
                 x = data.normalize(x).contiguous(memory_format=memory_format)
-                if stage.mixup > 0:
-                    lam = float(torch.distributions.Beta(stage.mixup, stage.mixup).sample())
-                    perm = torch.randperm(len(y), generator=generator)
-                    logits = model(lam * x + (1 - lam) * x[perm])
-                    loss = lam * F.cross_entropy(logits, y, label_smoothing=config.label_smoothing) + (
-                        1 - lam
-                    ) * F.cross_entropy(logits, y[perm], label_smoothing=config.label_smoothing)
-                else:
-                    logits = model(x)
-                    loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
+                with _autocast(device, precision):
+                    if stage.mixup > 0:
+                        lam = float(torch.distributions.Beta(stage.mixup, stage.mixup).sample())
+                        perm = torch.randperm(len(y), generator=generator).to(device)
+                        logits = model(lam * x + (1 - lam) * x[perm])
+                        loss = lam * F.cross_entropy(logits, y, label_smoothing=config.label_smoothing) + (
+                            1 - lam
+                        ) * F.cross_entropy(logits, y[perm], label_smoothing=config.label_smoothing)
+                    else:
+                        logits = model(x)
+                        loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
                 value = float(loss.detach())
                 if not math.isfinite(value):
                     result.status = "failed"
@@ -421,8 +461,13 @@ def train(
                     result.seconds = time.perf_counter() - start
                     return result
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                if scaler is not None:  # float16: scale the loss so small gradients do not underflow
+                    scaler.scale(loss).backward()
+                    scaler.step(opt)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    opt.step()
                 sched.step()
                 loss_sum += value * len(y)
                 correct += int((logits.argmax(1) == y).sum())
@@ -436,9 +481,10 @@ def train(
             ):
                 recalibrate_bn(model, data, resolution=eval_size, batch_size=config.batch_size,
                                max_batches=recalibration_batches, generator=generator,
-                               memory_format=memory_format)  # fmt: skip
+                               memory_format=memory_format, device=device, precision=precision)  # fmt: skip
             val_acc, val_loss = evaluate(model, data, data.val, resolution=eval_size,
-                                         batch_size=config.eval_batch_size, memory_format=memory_format)  # fmt: skip
+                                         batch_size=config.eval_batch_size, memory_format=memory_format,
+                                         device=device, precision=precision)  # fmt: skip
             record = EpochRecord(
                 epoch=epoch + 1,
                 train_loss=loss_sum / max(seen, 1),
@@ -463,6 +509,7 @@ def train(
     if evaluate_test:
         result.test_accuracy, result.test_loss = evaluate(model, data, data.test, resolution=config.resolution,
                                                           batch_size=config.eval_batch_size,
-                                                          memory_format=memory_format)  # fmt: skip
+                                                          memory_format=memory_format, device=device,
+                                                          precision=precision)  # fmt: skip
     result.seconds = time.perf_counter() - start
     return result

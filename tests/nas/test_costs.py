@@ -63,7 +63,7 @@ def test_unavailable_device_is_an_error():
 def test_step_settings_validate_themselves():
     with pytest.raises(ValueError, match="threads: must be >= 1, got 0"):
         StepSettings(threads=0)
-    with pytest.raises(ValueError, match="device: must be cpu or cuda"):
+    with pytest.raises(ValueError, match="device: must be auto, cpu, cuda or cuda:N"):
         StepSettings(device="tpu")
     with pytest.raises(ValueError, match="need a resolution"):
         measure_step_time(TINY, StepSettings(), num_classes=10)
