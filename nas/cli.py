@@ -70,6 +70,7 @@ def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], i
 
 _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
+_non_negative_int = _int_at_least(0)
 _size = _int_at_least(1, MAX_RESOLUTION)  # image sizes: checked before a model is built at them
 _classes = _int_at_least(1, MAX_CLASSES)
 
@@ -416,6 +417,43 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Time every layer configuration of a spec's space on this machine: a cost table for ``target.table``."""
+    from nas.cost_table import ProfileSettings, TableError
+    from nas.device import DeviceError
+    from nas.plan import RunPlan
+    from nas.profile_run import run_profile
+    from nas.rundir import RunError
+    from nas.spec import SpecError, read_spec_data, spec_from_dict
+    from search_spaces.files import OutputError
+
+    try:
+        data = read_spec_data(args.spec)
+        if isinstance(data, dict) and isinstance(data.get("target"), dict):
+            data["target"].pop("table", None)  # the table being made is not read
+        plan = RunPlan.from_spec(spec_from_dict(data))
+    except SpecError as exc:
+        raise UsageError(str(exc)) from None
+    t = plan.spec.target
+    mode = args.mode or ("step" if plan.cost_metric == "step_time" else "latency")
+    step = mode == "step"
+    try:
+        settings = ProfileSettings(
+            mode=mode,
+            batch_size=args.batch_size or (plan.step.batch_size if step else 1),
+            threads=args.threads or (plan.step.threads if step else 1),
+            device=args.device or (plan.step.device if step else "cpu"),
+            warmup=args.warmup,
+            repeats=args.repeats,
+            resolution=t.resolution,
+            num_classes=t.num_classes,
+        )
+        run_profile(plan, args.out, settings, max_entries=args.max_entries, calibrate=args.calibrate)
+    except (ValueError, RunError, OutputError, TableError, DeviceError) as exc:
+        raise UsageError(f"{exc}") from None
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Regenerate the reports of a run directory from its study."""
     from nas.report import write_reports
@@ -551,6 +589,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=_positive_int, help="total finished trials to reach (default: search.trials)")
     p.set_defaults(func=cmd_worker)
 
+    p = sub.add_parser("profile", help="time every layer a spec's space can produce on this machine: a cost table")
+    p.add_argument("spec", metavar="SPEC.yaml")
+    p.add_argument("--out", required=True, help="the table to write (TABLE.json; never overwritten)")
+    p.add_argument(
+        "--mode",
+        choices=("latency", "step"),
+        help="forward latency, or the training step (default: step for a step_time cost, else latency)",
+    )
+    p.add_argument("--batch-size", type=_positive_int, help="default: 1 for latency, target.step's for step")
+    p.add_argument("--threads", type=_positive_int, help="default: 1 for latency, target.step's for step")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: cpu for latency, target.step's for step)")
+    p.add_argument("--warmup", type=_non_negative_int, default=3, help="untimed runs before each entry")
+    p.add_argument("--repeats", type=_positive_int, default=10, help="timed runs per entry (the median is kept)")
+    p.add_argument("--max-entries", type=_positive_int, default=5000, help="refuse a larger space (default 5000)")
+    p.add_argument(
+        "--calibrate",
+        type=_positive_int,
+        default=3,
+        help="networks (the base and samples) whose measured time calibrates the overhead constant",
+    )
+    p.set_defaults(func=cmd_profile)
     p = sub.add_parser("report", help="regenerate the plots and summary of a run directory")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.set_defaults(func=cmd_report)

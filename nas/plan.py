@@ -20,6 +20,7 @@ from scaling.budget import BUDGET_METRICS, Fit, fit_to_budget, scale_to_budget
 from search_spaces import SPACES, Architecture, ArchitectureError, Space, load_architecture
 from search_spaces.files import printable
 
+from .cost_table import CostTable, TableError, space_layers
 from .costs import StepSettings, StepTime, StepTimeCache
 from .data import DataError, Dataset, DataSpec, load_dataset
 from .objectives import Objective
@@ -43,12 +44,17 @@ class RunPlan:
     train: TrainConfig
     step: StepSettings
     data: DataSpec
+    table: CostTable | None = None
 
     @classmethod
-    def from_spec(cls, spec: ExperimentSpec, *, purpose: str = "search") -> RunPlan:
+    def from_spec(
+        cls, spec: ExperimentSpec, *, purpose: str = "search", table: dict[str, Any] | None = None
+    ) -> RunPlan:
+        """Resolve ``spec``; ``table`` is the cost table's content where it travels with the plan
+        (``to_wire``), else ``target.table`` is read from its file."""
         s, t = spec.space, spec.target
         base = dataclasses.replace(load_architecture(s.base_ref), resolution=t.resolution)
-        return cls(
+        plan = cls(
             spec=spec,
             purpose=purpose,
             space=SPACES[s.type](base=base, **s.given_choices()),
@@ -57,6 +63,21 @@ class RunPlan:
             step=t.step if t.step.resolution is not None else dataclasses.replace(t.step, resolution=t.resolution),
             data=spec.proxy.data,
         )
+        if t.table is None:
+            return plan
+        try:
+            cost_table = CostTable.from_dict(table, source=t.table) if table is not None else CostTable.load(t.table)
+            cost_table.check(base, set(space_layers(plan.space, resolution=t.resolution, multipliers=None)),
+                             plan.table_settings())  # fmt: skip
+        except TableError as exc:
+            raise SpecError(f"target.table: {exc}") from None
+        return dataclasses.replace(plan, table=cost_table)
+
+    def table_settings(self) -> dict[str, Any]:
+        """What a cost table must have been measured for to predict this search's cost."""
+        mode = "step" if self.cost_metric == "step_time" else "latency"
+        t = self.spec.target
+        return {"mode": mode, "resolution": t.resolution, "num_classes": t.num_classes, "in_channels": 3}
 
     @classmethod
     def load(cls, path: str | Path, *, purpose: str = "search") -> RunPlan:
@@ -67,12 +88,15 @@ class RunPlan:
 
     def to_wire(self) -> dict[str, Any]:
         """The plan as plain data for another process (``from_wire`` rebuilds it)."""
-        return {"purpose": self.purpose, "spec": spec_to_dict(self.spec)}
+        wire: dict[str, Any] = {"purpose": self.purpose, "spec": spec_to_dict(self.spec)}
+        if self.table is not None:  # every worker and Ray node predicts from the same entries
+            wire["table"] = self.table.to_dict()
+        return wire
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> RunPlan:
         purpose = str(wire["purpose"])
-        return cls.from_spec(spec_from_dict(wire["spec"], purpose=purpose), purpose=purpose)
+        return cls.from_spec(spec_from_dict(wire["spec"], purpose=purpose), purpose=purpose, table=wire.get("table"))
 
     # ------------------------------------------------------------------ what a run reads
 

@@ -63,7 +63,7 @@ _MEASURED = ("latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ra
 
 _METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "fit_width", "cost_before_fit", "reward",
                    "seconds", "train_seconds", "same_as", "warm_start", "screen_score", "screen_seconds",
-                   "screen")  # fmt: skip
+                   "screen", "cost_source")  # fmt: skip
 
 
 def screen_summary(plan: RunPlan, trials: list[FrozenTrial]) -> str:

@@ -20,6 +20,7 @@ from search_spaces import SPACES, ArchitectureError, load_architecture
 from search_spaces.architecture import MAX_RESOLUTION
 from search_spaces.files import name_problem, printable
 
+from .cost_table import CostTable, TableError
 from .costs import StepSettings
 from .data import MAX_CLASSES, DataSpec
 from .estimators import ESTIMATORS
@@ -126,6 +127,9 @@ class TargetSpec:
     ``step`` says, ``nas.costs.StepSettings``). The cost metric is the budget's; without
     one, FLOPs (step time for the ``training_aware`` objective).
 
+    ``table``: a cost table written by ``nas profile`` (``nas.cost_table``) predicts
+    ``latency_ms`` or ``step_time`` instead of measuring each candidate on this machine.
+
     ``lower``: with a FLOPs or params budget T and the ``mnas`` objective, every candidate
     is fitted by one width multiplier into [lower * T, T] (``scaling.fit_to_budget``), and
     one that cannot land there is not trained. ``none`` (or null) scores candidates at
@@ -140,6 +144,7 @@ class TargetSpec:
     step_time: float | None = None
     step: StepSettings = field(default_factory=StepSettings)
     lower: float | None = 0.9
+    table: str | None = None
 
     def __post_init__(self) -> None:
         if self.lower is not None and not 0 < self.lower <= 1:
@@ -155,6 +160,11 @@ class TargetSpec:
         for n in given:
             if not getattr(self, n) > 0:
                 raise _fail(n, "must be > 0", getattr(self, n))
+        if self.table is not None:
+            try:
+                CostTable.load(self.table)
+            except TableError as exc:
+                raise ValueError(f"table: {exc}") from None
 
     @property
     def cost(self) -> str:
@@ -445,6 +455,9 @@ class ExperimentSpec:
         if problem is not None:
             raise ValueError(f"name: {problem}, got {printable(repr(self.name), limit=80)}")
         t = self.target
+        if t.table is not None and self.cost_metric not in ("latency_ms", "step_time"):
+            raise SpecError(f"target.table: predicts latency_ms or step_time (or the training_aware objective's step "
+                            f"time); this search's cost is {self.cost_metric}, counted exactly")  # fmt: skip
         if self.objective.type == "training_aware" and t.budget is not None:
             raise SpecError(f"target.{t.cost}: objective training_aware is normalized by the base, not a budget, "
                             f"got {t.budget!r}")  # fmt: skip
@@ -602,6 +615,11 @@ def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
 
 def load_spec(path: str | Path, *, purpose: str = "search") -> ExperimentSpec:
     """Read and validate a YAML spec (``yaml.safe_load`` only)."""
+    return spec_from_dict(read_spec_data(path), purpose=purpose)
+
+
+def read_spec_data(path: str | Path) -> Any:
+    """A spec file's YAML data, not yet validated (``yaml.safe_load`` only)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -615,7 +633,7 @@ def load_spec(path: str | Path, *, purpose: str = "search") -> ExperimentSpec:
         raise SpecError(f"{path}: invalid YAML{where}") from None
     if data is None:
         raise SpecError(f"{path}: the spec is empty")
-    return spec_from_dict(data, purpose=purpose)
+    return data
 
 
 def spec_to_dict(spec: ExperimentSpec) -> dict[str, Any]:

@@ -34,7 +34,7 @@ STEP_TIMES = "step_times.jsonl"
 RUN_ATTRS = (
     "worker", "flops", "params", "latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ratio", "cost",
     "fit_width", "cost_before_fit", "arch_hash", "same_as", "warm_start", "architecture", "skipped", "accuracy",
-    "reward", "seconds", "train_seconds", "fail_reason", "screen_score", "screen_seconds", "screen",
+    "reward", "seconds", "train_seconds", "fail_reason", "screen_score", "screen_seconds", "screen", "cost_source",
 )  # fmt: skip
 """Every user attribute a trial may record (``evaluate_arch`` and the worker id)."""
 
@@ -90,16 +90,33 @@ class TrialEvaluator:
             "flops": float(count_flops(arch, resolution=t.resolution, num_classes=t.num_classes)),
             "params": float(count_params(arch, num_classes=t.num_classes)),
         }
+        table = plan.table
         if plan.cost_metric == "latency_ms":
-            out["latency_ms"] = measure_latency_ms(arch, resolution=t.resolution, num_classes=t.num_classes)
+            if table is not None:
+                out["latency_ms"] = table.predict(arch)
+            else:
+                out["latency_ms"] = measure_latency_ms(arch, resolution=t.resolution, num_classes=t.num_classes)
         if plan.measures_steps:
-            measured = plan.step_time(self.step_cache, arch)
-            out["step_time"], out["step_time_iqr"] = measured.median_ms, measured.iqr_ms
+            if table is not None:
+                out["step_time"] = table.predict(arch)
+            else:
+                measured = plan.step_time(self.step_cache, arch)
+                out["step_time"], out["step_time_iqr"] = measured.median_ms, measured.iqr_ms
         if plan.objective.uses_ratios:
-            out["step_ratio"] = out["step_time"] / plan.step_time(self.step_cache, plan.base).median_ms
+            base_ms = (
+                table.predict(plan.base) if table is not None else plan.step_time(self.step_cache, plan.base).median_ms
+            )
+            out["step_ratio"] = out["step_time"] / base_ms
             out["param_ratio"] = out["params"] / count_params(plan.base, num_classes=t.num_classes)
         out["cost"] = out[plan.cost_metric]
         return out
+
+    def cost_source(self) -> str | None:
+        """How the cost metric was obtained, for ``trials.csv``: ``table`` (predicted from
+        ``target.table``), ``measured`` (timed on this machine), or None where it is counted."""
+        if self.plan.cost_metric not in ("latency_ms", "step_time"):
+            return None
+        return "table" if self.plan.table is not None else "measured"
 
     def evaluate(self, trial: optuna.Trial) -> list[float]:
         """The Optuna objective: sample, then ``evaluate_arch``; the pruner sees every epoch."""
@@ -167,6 +184,8 @@ class TrialEvaluator:
                 attrs.update(fit_width=fit.width, cost_before_fit=float(fit.cost_before))
             costs = self.cost(arch)
             attrs.update(costs)
+            if (source := self.cost_source()) is not None:
+                attrs["cost_source"] = source
             attrs["architecture"] = architecture_to_dict(arch)
             attrs["arch_hash"] = architecture_hash(arch)
             if objective.skips(costs["cost"]):
