@@ -9,13 +9,17 @@ size its stage sees, and the head with pool and classifier), in one of two modes
 - ``step``: one training step (forward, cross-entropy, backward, AdamW step), as
   ``target.step`` measures a whole network (EfficientNetV2's S).
 
-Each entry is the median of ``repeats`` runs after ``warmup``; on CUDA each run is
-synchronized before the clock is read. A network's cost is then predicted as the sum of
-its layers' entries plus one constant, ``overhead_ms``: the median gap between measured
-and summed cost over a few calibration networks of the space (on a CPU, the framework's
-per-call overhead; on a GPU, kernel launches), the smallest correction of the additive
-model (nn-Meter, Zhang et al., MobiSys 2021, also sums per-kernel predictions). An entry the table lacks
-is an error naming it, never a silent zero.
+Each entry is the median of ``repeats`` runs after ``warmup``, timed in three
+interleaved passes over all entries (the median of the passes is kept); on CUDA each run
+is synchronized before the clock is read. A network's cost is then predicted as the sum of
+its layers' entries times one factor, ``scale``: the median ratio of measured to summed
+cost over a few calibration networks of the space, the smallest correction of the
+additive model (nn-Meter, Zhang et al., MobiSys 2021, also sums per-kernel predictions).
+Measured here, layers timed alone overstate a training step inside a network by about
+15% (their optimizer steps and calls do not overlap), a constant factor where an additive
+constant left 13% of step-time predictions outside +-10%
+(``experiments/benchmarks/cost_table.py``). An entry the table lacks is an error naming
+it, never a silent zero.
 
 Only configurations the space can produce are timed: channel counts are the space's
 width choices after rounding, and, where candidates are fitted to a FLOPs or params
@@ -229,17 +233,17 @@ def measure_network(arch: Architecture, settings: ProfileSettings) -> float:
 
 @dataclass(frozen=True)
 class CostTable:
-    """Entries by layer key, the overhead constant, and what the table was measured for."""
+    """Entries by layer key, the calibrated factor, and what the table was measured for."""
 
     settings: ProfileSettings
     entries: dict[str, float]
-    overhead_ms: float
+    scale: float
     base: dict[str, Any]
     device_name: str = ""
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def predict(self, arch: Architecture) -> float:
-        """Predicted milliseconds of ``arch``: the sum of its layers' entries plus ``overhead_ms``.
+        """Predicted milliseconds of ``arch``: the sum of its layers' entries times ``scale``.
 
         Raises ``TableError`` naming the entries the table lacks.
         """
@@ -249,7 +253,7 @@ class CostTable:
         if missing:
             raise TableError(f"the cost table lacks {len(missing)} entr{'y' if len(missing) == 1 else 'ies'} of "
                              f"{arch.name}, such as {missing[0]} (profile this space with nas profile)")  # fmt: skip
-        return sum(self.entries[k] for k in keys) + self.overhead_ms
+        return self.scale * sum(self.entries[k] for k in keys)
 
     def check(self, base: Architecture, keys: set[str], settings: dict[str, Any]) -> None:
         """Raise ``TableError`` if the table was measured for other settings, another base
@@ -271,7 +275,7 @@ class CostTable:
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "settings": dataclasses.asdict(self.settings), "device": self.device_name,
-                "versions": self.versions, "base": self.base, "overhead_ms": self.overhead_ms,
+                "versions": self.versions, "base": self.base, "scale": self.scale,
                 "entries": dict(sorted(self.entries.items()))}  # fmt: skip
 
     @classmethod
@@ -282,15 +286,16 @@ class CostTable:
         try:
             settings = ProfileSettings(**data["settings"])
             entries = {str(k): float(v) for k, v in data["entries"].items()}
-            overhead = float(data["overhead_ms"])
+            scale = float(data["scale"])
             base = dict(data["base"])
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise TableError(f"{source}: malformed cost table ({type(exc).__name__}: {exc})") from None
         bad = [k for k, v in entries.items() if not (math.isfinite(v) and v >= 0)]
-        if bad or not math.isfinite(overhead):
-            raise TableError(f"{source}: malformed cost table (entry {bad[0] if bad else 'overhead_ms'} is not a "
-                             f"finite time >= 0)")  # fmt: skip
-        return cls(settings, entries, overhead, base, str(data.get("device", "")), dict(data.get("versions", {})))
+        if bad:
+            raise TableError(f"{source}: malformed cost table (entry {bad[0]} is not a finite time >= 0)")
+        if not (math.isfinite(scale) and scale > 0):
+            raise TableError(f"{source}: malformed cost table (scale must be a finite number > 0, got {scale!r})")
+        return cls(settings, entries, scale, base, str(data.get("device", "")), dict(data.get("versions", {})))
 
     @classmethod
     def load(cls, path: str | Path) -> CostTable:
@@ -324,35 +329,41 @@ def profile(
     base: Architecture,
     partial: Path,
     *,
+    passes: int = 3,
     log: Callable[[str], None] = print,
 ) -> CostTable:
-    """Time every layer not yet in the ``partial`` journal, then calibrate the overhead."""
+    """Time every layer in ``passes`` interleaved passes (each entry is the median over the
+    passes of each pass's median), resuming from the ``partial`` journal; then calibrate the
+    factor. Interleaving spreads a machine's slow drift (clock, neighbours) over every entry
+    instead of letting it fall on the few timed while it lasts."""
     header = {"settings": settings.key()}
     records = journal.read(partial)
     if records and records[0] != header:
         raise TableError(f"{partial}: an interrupted profile with other settings; remove it to start again")
     if not records:
         journal.append(partial, header)
-    done = {str(r["key"]): float(r["ms"]) for r in records[1:] if "key" in r}
-    todo = [k for k in layers if k not in done]
-    log(f"{len(layers)} layer configurations, {len(done)} already timed, {len(todo)} to time")
+    done: dict[tuple[str, int], float] = {(str(r["key"]), int(r.get("pass", 0))): float(r["ms"])
+                                          for r in records[1:] if "key" in r}  # fmt: skip
+    todo = [(key, p) for p in range(passes) for key in layers if (key, p) not in done]
+    log(f"{len(layers)} layer configurations x {passes} passes, {len(done)} already timed, {len(todo)} to time")
     started = time.perf_counter()
-    for i, key in enumerate(todo):
+    for i, (key, p) in enumerate(todo):
         layer, arch = layers[key]
         ms = time_layer(layer, arch, settings)
-        journal.append(partial, {"key": key, "ms": ms})
-        done[key] = ms
-        if (i + 1) % 25 == 0 or i + 1 == len(todo):
+        journal.append(partial, {"key": key, "pass": p, "ms": ms})
+        done[(key, p)] = ms
+        if (i + 1) % 100 == 0 or i + 1 == len(todo):
             left = (time.perf_counter() - started) / (i + 1) * (len(todo) - i - 1)
-            log(f"[{i + 1}/{len(todo)}] {key}: {ms:.3f} ms; about {left:.0f} s left")
-    table = CostTable(settings, done, 0.0, {"name": base.name, "activation": base.activation,
-                                             "bn_eps": base.bn_eps, "bn_momentum": base.bn_momentum},
+            log(f"[{i + 1}/{len(todo)}] pass {p + 1}: {key}: {ms:.3f} ms; about {left:.0f} s left")
+    entries = {key: statistics.median(done[(key, p)] for p in range(passes)) for key in layers}
+    table = CostTable(settings, entries, 1.0, {"name": base.name, "activation": base.activation,
+                                               "bn_eps": base.bn_eps, "bn_momentum": base.bn_momentum},
                       device_name(settings), versions())  # fmt: skip
-    gaps = [measure_network(a, settings) - table.predict(a) for a in calibration]
-    overhead = statistics.median(gaps)
-    log(f"overhead: measured minus summed over {len(gaps)} calibration networks: "
-        + ", ".join(f"{g:.2f}" for g in gaps) + f" ms; median {overhead:.2f} ms")  # fmt: skip
-    return dataclasses.replace(table, overhead_ms=overhead)
+    ratios = [measure_network(a, settings) / table.predict(a) for a in calibration]
+    scale = statistics.median(ratios)
+    log(f"scale: measured over summed for {len(ratios)} calibration networks: "
+        + ", ".join(f"{r:.3f}" for r in ratios) + f"; median {scale:.3f}")  # fmt: skip
+    return dataclasses.replace(table, scale=scale)
 
 
 def space_layers(space: Space, *, resolution: int, multipliers: list[float] | None,
@@ -435,7 +446,7 @@ def space_layers(space: Space, *, resolution: int, multipliers: list[float] | No
 
 def calibration_networks(sample: Callable[[random.Random], Architecture], base: Architecture | None,
                          count: int = 3) -> list[Architecture]:  # fmt: skip
-    """``count`` networks of the space where the overhead is measured: the base where it is a
+    """``count`` networks of the space where the factor is calibrated: the base where it is a
     point of the space, then seeded samples."""
     rng = random.Random(0)
     first = [] if base is None else [base]

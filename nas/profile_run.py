@@ -47,7 +47,7 @@ def fit_multipliers(plan: RunPlan, step: float = 0.001) -> list[float] | None:
 
 
 def run_profile(plan: RunPlan, out: str, settings: ProfileSettings, *, max_entries: int = MAX_ENTRIES,
-                calibrate: int = 3, log: Callable[[str], None] = print) -> CostTable:  # fmt: skip
+                calibrate: int = 5, log: Callable[[str], None] = print) -> CostTable:  # fmt: skip
     """Time the space's layers (resuming a partial profile), calibrate, and write the table to ``out``."""
     folder, name = new_output_file(out)
     layers = space_layers(plan.space, resolution=plan.spec.target.resolution, multipliers=fit_multipliers(plan))
@@ -78,5 +78,5 @@ def run_profile(plan: RunPlan, out: str, settings: ProfileSettings, *, max_entri
     table = profile(keyed, calibration, settings, plan.base, partial, log=log)
     folder.write(name, json.dumps(table.to_dict(), indent=1) + "\n")
     partial.unlink(missing_ok=True)
-    log(f"wrote {out}: {len(table.entries):,} entries, overhead {table.overhead_ms:.2f} ms")
+    log(f"wrote {out}: {len(table.entries):,} entries, scale {table.scale:.3f}")
     return table

@@ -63,6 +63,14 @@ def test_shipped_experiments_are_valid(name, monkeypatch):
         data["space"]["base"] = "experiments/archs/small-mbconv.json"
         assert spec_from_dict(data, purpose=purpose).name == data["name"]
         return
+    table = data.get("target", {}).get("table")
+    if table is not None and not (ROOT / table).exists():
+        # The cost table is made by `nas profile` on the target device: without it, the error names the field.
+        with pytest.raises(SpecError, match=f"target.table: {table}: cannot be read"):
+            load_spec(ROOT / "experiments" / name, purpose=purpose)
+        del data["target"]["table"]
+        assert spec_from_dict(data, purpose=purpose).name == data["name"]
+        return
     spec = load_spec(ROOT / "experiments" / name, purpose=purpose)
     assert spec.name == data["name"]
 
