@@ -606,8 +606,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--calibrate",
         type=_positive_int,
-        default=3,
-        help="networks (the base and samples) whose measured time calibrates the overhead constant",
+        default=5,
+        help="networks (the base and samples) whose measured time calibrates the table's factor",
     )
     p.set_defaults(func=cmd_profile)
     p = sub.add_parser("report", help="regenerate the plots and summary of a run directory")
