@@ -398,15 +398,15 @@ def space_layers(space: Space, *, resolution: int, multipliers: list[float] | No
     widths = choices.get("s1.width", [None])
     stems, heads = choices.get("stem.width", [None]), choices.get("head.width", [None])
     fits = multipliers or [1.0]
-    # channels[w][wc] = (stem, per-stage, head) widths of the network with every choice wc, fitted by w
+    # channels[w][(width, stem, head)]: the network with those width choices, fitted by w
     channels: dict[float, dict[tuple[Any, Any, Any], Architecture]] = {}
+    # A part's channels depend only on its own choice (and the fit): zipping the choice lists
+    # covers every stage, stem and head width with max(len) networks per multiplier.
+    count = max(len(widths), len(stems), len(heads))
+    zipped = [(widths[j % len(widths)], stems[j % len(stems)], heads[j % len(heads)]) for j in range(count)]
+    unfitted = {combo: decoded(*combo) for combo in zipped}
     for w in fits:
-        channels[w] = {}
-        for wc in widths:
-            for st in stems:
-                for hd in heads:
-                    arch = decoded(wc, st, hd)
-                    channels[w][(wc, st, hd)] = arch if multipliers is None else scale(arch, width=w)
+        channels[w] = {c: a if multipliers is None else scale(a, width=w) for c, a in unfitted.items()}
     sizes, size = [], math.ceil(resolution / 2)
     for stage in base.stages:
         sizes.append(size)

@@ -47,7 +47,7 @@ def test_fitted_networks_are_covered_by_the_fit_multipliers(write_spec):
     assert multipliers is not None and 0 < min(multipliers) < max(multipliers)
     table = space_layers(plan.space, resolution=224, multipliers=multipliers)
     rng = random.Random(1)
-    for _ in range(40):
+    for _ in range(15):
         arch = plan.space.decode({n: rng.choice(v) for n, v in plan.space.choices().items()})
         fitted = fit_to_budget(arch, 100e6, resolution=224).arch
         assert {layer.key for layer in network_layers(fitted, resolution=224)} <= set(table)

@@ -97,7 +97,7 @@ def test_screening_stops_with_a_warning_when_its_rank_correlation_is_low(cli, wr
 
 
 def test_hyperband_prunes_on_the_training_loss_sum(cli, write_spec, tmp_path):
-    spec = write_spec(proxy={"epochs": 3}, search={"trials": 6, "pruner": "hyperband", "prune_on": "tse"})
+    spec = write_spec(proxy={"epochs": 3}, search={"trials": 4, "pruner": "hyperband", "prune_on": "tse"})
     out = tmp_path / "run"
     code, _, err = cli("search", spec, "--out", out)
     assert code == 0, err
