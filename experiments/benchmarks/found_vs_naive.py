@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", default="runs/found-vs-naive")
     parser.add_argument("--data", help="also write the results to this JSON file")
+    parser.add_argument("--report", action="store_true", help="only report the runs finished so far")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -181,15 +182,16 @@ def main() -> None:
 
     log_path = out / TRAIN_LOG
     done = {(r["hash"], r["seed"]): r for r in journal.read(log_path) if r.get("epochs") == args.epochs}
-    data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0)
     # the gap at the budget first (found and naive at T, seed by seed), then the naive points of the ratio
     order = [(seed, n) for seed in range(args.seeds) for n in nets[:2]] + [
         (seed, n) for seed in range(args.seeds) for n in nets[2:]]  # fmt: skip
-    todo = [(seed, n) for seed, n in order if (architecture_hash(n.arch), seed) not in done]
+    todo = [] if args.report else [(seed, n) for seed, n in order if (architecture_hash(n.arch), seed) not in done]
     print(f"full recipe: {len(todo)} of {args.seeds * len(nets)} runs to go", flush=True)
+    data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0) if todo else None
     spent: list[tuple[int, float]] = []
     for i, (seed, net) in enumerate(todo):
         config = TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution, seed=seed)
+        assert data is not None
         result = train(net.arch, data, config, evaluate_test=True)
         if result.status != "ok" or result.test_accuracy is None:
             raise SystemExit(f"{net.label} seed {seed}: {result.status} {result.reason}")
@@ -208,40 +210,50 @@ def main() -> None:
 
 def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, int], dict[str, Any]],
            best: dict[str, Any], budget: float, search_seconds: float | None, run: Path) -> None:  # fmt: skip
-    """Print the table and the two figures; write results.json (and ``--data``)."""
-    test = {n.label: [done[(architecture_hash(n.arch), s)]["test"] for s in range(args.seeds)] for n in nets}
-    seconds = {n.label: sum(done[(architecture_hash(n.arch), s)]["seconds"] for s in range(args.seeds)) for n in nets}
+    """Print the table and the two figures from the runs finished so far (``complete`` says
+    whether every run is in); write results.json (and ``--data``)."""
+    runs = {n.label: {s: done[(architecture_hash(n.arch), s)] for s in range(args.seeds)
+                      if (architecture_hash(n.arch), s) in done} for n in nets}  # fmt: skip
+    test = {label: [r["test"] for r in by_seed.values()] for label, by_seed in runs.items()}
+    seconds = {label: sum(r["seconds"] for r in by_seed.values()) for label, by_seed in runs.items()}
+    complete = all(len(by_seed) == args.seeds for by_seed in runs.values())
 
     def spread(values: list[float]) -> float:
         return statistics.stdev(values) if len(values) > 1 else 0.0
 
+    def accuracy(label: str) -> str:
+        acc = test[label]
+        return f"{100 * statistics.fmean(acc):>8.2f} ± {100 * spread(acc):.2f}% ({len(acc)})" if acc else "not yet"
+
     found, at_budget = nets[0], nets[1]
     print(f"\nbudget {budget / 1e6:g}M FLOPs at 224 px; full recipe: every training image, {args.epochs} epochs at "
-          f"{args.resolution} px, {args.seeds} seeds, test split")  # fmt: skip
+          f"{args.resolution} px, {args.seeds} seeds, test split" + ("" if complete else "; INCOMPLETE"))  # fmt: skip
     if search_seconds is not None:
         print(f"search + verification: {format_duration(search_seconds)}")
-    print(f"{'network':<22} {'FLOPs@224':>10} {'x budget':>8} {'params':>8} {'test accuracy':>17} {'train min':>9}")
+    print(f"{'network':<22} {'FLOPs@224':>10} {'x budget':>8} {'params':>8} {'test accuracy (seeds)':>23} "
+          f"{'train min':>9}")  # fmt: skip
     for n in nets:
-        acc = test[n.label]
-        print(
-            f"{n.label:<22} {n.flops / 1e6:>9.1f}M {n.flops / budget:>8.2f} {n.params / 1e6:>7.2f}M "
-            f"{100 * statistics.fmean(acc):>8.2f} ± {100 * spread(acc):.2f}% {seconds[n.label] / 60:>9.1f}"
-        )
-    gaps = [f - b for f, b in zip(test[found.label], test[at_budget.label], strict=True)]
-    gap, gap_std = 100 * statistics.fmean(gaps), 100 * spread(gaps)
-    print(f"gap at the budget (found - {at_budget.label}, paired by seed): {gap:+.2f} ± {gap_std:.2f} points")
-    points = [(float(n.flops), statistics.fmean(test[n.label])) for n in nets if n.naive]
-    relation, matched = match_flops(points, statistics.fmean(test[found.label]))
-    ratio = found.flops / matched
-    if relation == "=":
-        ratio_text = f"{ratio:.2f}"
-        print(f"naive B0 needs {matched / 1e6:.1f}M FLOPs for the found network's accuracy: "
-              f"the found network's FLOPs are {ratio_text}x that")  # fmt: skip
+        print(f"{n.label:<22} {n.flops / 1e6:>9.1f}M {n.flops / budget:>8.2f} {n.params / 1e6:>7.2f}M "
+              f"{accuracy(n.label):>23} {seconds[n.label] / 60:>9.1f}")  # fmt: skip
+    paired = sorted(set(runs[found.label]) & set(runs[at_budget.label]))
+    gaps = [runs[found.label][s]["test"] - runs[at_budget.label][s]["test"] for s in paired]
+    gap, gap_std = (100 * statistics.fmean(gaps), 100 * spread(gaps)) if gaps else (math.nan, math.nan)
+    print(f"gap at the budget (found - {at_budget.label}, paired by seed, {len(gaps)} seeds): "
+          f"{gap:+.2f} ± {gap_std:.2f} points")  # fmt: skip
+    points = [(float(n.flops), statistics.fmean(test[n.label])) for n in nets if n.naive and test[n.label]]
+    relation, matched, ratio = "", math.nan, math.nan
+    if test[found.label] and len(points) >= 2:
+        relation, matched = match_flops(points, statistics.fmean(test[found.label]))
+        ratio = found.flops / matched
+        if relation == "=":
+            print(f"naive B0 needs {matched / 1e6:.1f}M FLOPs for the found network's accuracy: "
+                  f"the found network's FLOPs are {ratio:.2f}x that")  # fmt: skip
+        else:
+            words = "more than the largest" if relation == ">" else "less than the smallest"
+            print(f"naive B0 needs {words} naive point ({matched / 1e6:.1f}M) for the found network's accuracy: "
+                  f"FLOPs ratio {'<' if relation == '>' else '>'} {ratio:.2f}")  # fmt: skip
     else:
-        ratio_text = f"{'<' if relation == '>' else '>'} {ratio:.2f}"
-        words = "more than the largest" if relation == ">" else "less than the smallest"
-        print(f"naive B0 needs {words} naive point ({matched / 1e6:.1f}M) for the found network's accuracy: "
-              f"FLOPs ratio {ratio_text}")  # fmt: skip
+        print("FLOPs ratio: not yet (it needs the found network and two naive points)")
 
     results = {
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
@@ -270,7 +282,8 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
             }
             for n in nets
         ],
-        "gap_points": {"mean": gap, "std": gap_std, "seeds": args.seeds},
+        "complete": complete,
+        "gap_points": {"mean": gap, "std": gap_std, "seeds": len(gaps)},
         "flops_ratio": {"relation": relation, "naive_flops": matched, "ratio": ratio},
         "versions": {
             "python": platform.python_version(),
