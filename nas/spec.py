@@ -20,7 +20,6 @@ from search_spaces import SPACES, ArchitectureError, load_architecture
 from search_spaces.architecture import MAX_RESOLUTION
 from search_spaces.files import name_problem, printable
 
-from .cost_table import CostTable, TableError
 from .costs import StepSettings
 from .data import MAX_CLASSES, DataSpec
 from .estimators import ESTIMATORS
@@ -129,6 +128,8 @@ class TargetSpec:
 
     ``table``: a cost table written by ``nas profile`` (``nas.cost_table``) predicts
     ``latency_ms`` or ``step_time`` instead of measuring each candidate on this machine.
+    The run plan reads and checks it (``RunPlan.from_spec``); workers and Ray nodes get its
+    entries with the plan and never read the file.
 
     ``lower``: with a FLOPs or params budget T and the ``mnas`` objective, every candidate
     is fitted by one width multiplier into [lower * T, T] (``scaling.fit_to_budget``), and
@@ -160,11 +161,6 @@ class TargetSpec:
         for n in given:
             if not getattr(self, n) > 0:
                 raise _fail(n, "must be > 0", getattr(self, n))
-        if self.table is not None:
-            try:
-                CostTable.load(self.table)
-            except TableError as exc:
-                raise ValueError(f"table: {exc}") from None
 
     @property
     def cost(self) -> str:

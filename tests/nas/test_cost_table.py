@@ -156,3 +156,14 @@ def test_prediction_names_a_missing_entry(tiny):
     keys = [layer.key for layer in network_layers(arch, resolution=32)]
     full = CostTable(ProfileSettings(resolution=32, num_classes=10), dict.fromkeys(keys, 1.0), 0.8, {})
     assert full.predict(arch) == pytest.approx(len(keys) * 1.0 * 0.8)  # additive, times the calibrated factor
+
+
+def test_the_table_travels_with_the_plan(write_spec, tiny, tmp_path):
+    path = _table(tiny, write_spec, tmp_path, lambda d: None)
+    plan = RunPlan.load(_latency_spec(write_spec, tiny, table=str(path)))
+    wire = json.loads(json.dumps(plan.to_wire()))  # plain data, as workers and Ray nodes receive it
+    path.unlink()  # a node that never had the file
+    again = RunPlan.from_wire(wire)
+    assert again.table == plan.table and again.table is not None
+    arch = plan.space.decode({name: values[-1] for name, values in plan.space.choices().items()})
+    assert again.table.predict(arch) == plan.table.predict(arch) > 0
