@@ -49,6 +49,7 @@ from search_spaces.blocks import ConvBNAct
 from search_spaces.registry import block_kind
 
 from . import journal
+from .costs import timed_runs
 from .device import device_problem, resolve_device
 
 __all__ = [
@@ -156,21 +157,6 @@ def network_layers(arch: Architecture, *, resolution: int, in_channels: int = 3)
     return out
 
 
-def _timed(run: Callable[[], None], device: torch.device, warmup: int, repeats: int) -> float:
-    """Median milliseconds of ``run`` after ``warmup`` untimed calls; synchronized on CUDA."""
-    times = []
-    for i in range(warmup + repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i >= warmup:
-            times.append(1000.0 * (time.perf_counter() - start))
-    return statistics.median(times)
-
-
 def _runner(model: nn.Module, x: torch.Tensor, settings: ProfileSettings, *, classifier: bool,
             device: torch.device) -> Callable[[], None]:  # fmt: skip
     """One timed call of ``model`` on ``x``: a forward pass, or a training step as ``nas.costs`` times it."""
@@ -209,7 +195,7 @@ def time_layer(layer: Layer, arch: Architecture, settings: ProfileSettings) -> f
         if settings.mode == "step" and layer.part != "stem":
             x.requires_grad_(True)  # inside a network, every layer but the stem passes a gradient back
         run = _runner(model, x, settings, classifier=layer.part == "head", device=device)
-        return _timed(run, device, settings.warmup, settings.repeats)
+        return statistics.median(timed_runs(run, device, settings.warmup, settings.repeats))
     finally:
         torch.set_num_threads(previous)
 
@@ -225,8 +211,8 @@ def measure_network(arch: Architecture, settings: ProfileSettings) -> float:
         model = model.to(device=device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         x = torch.randn(settings.batch_size, settings.in_channels, settings.resolution, settings.resolution,
                         device=device).contiguous(memory_format=torch.channels_last)  # fmt: skip
-        return _timed(_runner(model, x, settings, classifier=True, device=device), device, settings.warmup,
-                      settings.repeats)  # fmt: skip
+        run = _runner(model, x, settings, classifier=True, device=device)
+        return statistics.median(timed_runs(run, device, settings.warmup, settings.repeats))
     finally:
         torch.set_num_threads(previous)
 

@@ -18,6 +18,7 @@ import statistics
 import time
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -114,16 +115,27 @@ def measure_latency_ms(
     try:
         model = build_model(arch, num_classes=num_classes).eval()
         x = torch.zeros(1, 3, size, size)
-        times = []
         with torch.no_grad():
-            for i in range(warmup + runs):
-                start = time.perf_counter()
-                model(x)
-                if i >= warmup:
-                    times.append(time.perf_counter() - start)
-        return 1000.0 * statistics.median(times)
+            times = timed_runs(lambda: model(x), torch.device("cpu"), warmup, runs)
+        return statistics.median(times)
     finally:
         torch.set_num_threads(previous)
+
+
+def timed_runs(run: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> list[float]:
+    """Milliseconds of each of ``repeats`` calls of ``run`` after ``warmup`` untimed ones; on
+    CUDA each call is synchronized before the clock is read (kernels run asynchronously)."""
+    times = []
+    for i in range(warmup + repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        run()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if i >= warmup:
+            times.append(1000.0 * (time.perf_counter() - start))
+    return times
 
 
 @dataclass(frozen=True)
@@ -202,19 +214,14 @@ def measure_step_time(
         x = torch.randn(s.batch_size, in_channels, s.resolution, s.resolution, device=device)
         x = x.contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, num_classes, (s.batch_size,), device=device)
-        times = []
-        for i in range(s.warmup + s.steps):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            start = time.perf_counter()
+
+        def step() -> None:
             loss = torch.nn.functional.cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if i >= s.warmup:
-                times.append(1000.0 * (time.perf_counter() - start))
+
+        times = timed_runs(step, device, s.warmup, s.steps)
     finally:
         torch.set_num_threads(previous)
     q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else (times[0],) * 3

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from scaling import FitError
 from search_spaces import Architecture
@@ -46,6 +47,16 @@ def fit_multipliers(plan: RunPlan, step: float = 0.001) -> list[float] | None:
     return [round(low + i * step, 6) for i in range(count + 1)] + [high]
 
 
+class _RandomSuggester:
+    """Uniform choices from a seeded ``random.Random``, asked as an Optuna trial would be."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return self.rng.choice(list(choices))
+
+
 def run_profile(plan: RunPlan, out: str, settings: ProfileSettings, *, max_entries: int = MAX_ENTRIES,
                 calibrate: int = 5, log: Callable[[str], None] = print) -> CostTable:  # fmt: skip
     """Time the space's layers (resuming a partial profile), calibrate, and write the table to ``out``."""
@@ -57,11 +68,7 @@ def run_profile(plan: RunPlan, out: str, settings: ProfileSettings, *, max_entri
                        f"or raise --max-entries")  # fmt: skip
 
     def sample(rng: random.Random) -> Architecture:
-        params = {n: rng.choice(v) for n, v in plan.space.choices().items()}
-        if plan.space.conditional:  # SE is asked only of MBConv stages
-            params = {n: v for n, v in params.items() if not n.endswith(".se") or
-                      params[n.replace(".se", ".block")] == "mbconv"}  # fmt: skip
-        arch = plan.space.decode(params)
+        arch = plan.space.sample(_RandomSuggester(rng))  # the space's own sampling, conditional choices included
         return plan.fit(arch, lower=0.0).arch if plan.fits else arch
 
     own = plan.space.base_params()
