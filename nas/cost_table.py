@@ -309,7 +309,7 @@ def device_name(settings: ProfileSettings) -> str:
 
 
 def profile(
-    layers: dict[str, tuple[Layer, Architecture]],
+    layers: dict[str, Layer],
     calibration: list[Architecture],
     settings: ProfileSettings,
     base: Architecture,
@@ -318,10 +318,11 @@ def profile(
     passes: int = 3,
     log: Callable[[str], None] = print,
 ) -> CostTable:
-    """Time every layer in ``passes`` interleaved passes (each entry is the median over the
-    passes of each pass's median), resuming from the ``partial`` journal; then calibrate the
-    factor. Interleaving spreads a machine's slow drift (clock, neighbours) over every entry
-    instead of letting it fall on the few timed while it lasts."""
+    """Time every layer (built with ``base``'s activation and BN) in ``passes`` interleaved
+    passes (each entry is the median over the passes of each pass's median), resuming from
+    the ``partial`` journal; then calibrate the factor. Interleaving spreads a machine's slow
+    drift (clock, neighbours) over every entry instead of letting it fall on the few timed
+    while it lasts."""
     header = {"settings": settings.key()}
     records = journal.read(partial)
     if records and records[0] != header:
@@ -334,8 +335,7 @@ def profile(
     log(f"{len(layers)} layer configurations x {passes} passes, {len(done)} already timed, {len(todo)} to time")
     started = time.perf_counter()
     for i, (key, p) in enumerate(todo):
-        layer, arch = layers[key]
-        ms = time_layer(layer, arch, settings)
+        ms = time_layer(layers[key], base, settings)
         journal.append(partial, {"key": key, "pass": p, "ms": ms})
         done[(key, p)] = ms
         if (i + 1) % 100 == 0 or i + 1 == len(todo):

@@ -66,7 +66,9 @@ class RunPlan:
         if t.table is None:
             return plan
         try:
-            cost_table = CostTable.from_dict(table, source=t.table) if table is not None else CostTable.load(t.table)
+            if table is not None:  # from the plan that read and checked the file: not checked again
+                return dataclasses.replace(plan, table=CostTable.from_dict(table, source=t.table))
+            cost_table = CostTable.load(t.table)
             cost_table.check(base, set(space_layers(plan.space, resolution=t.resolution, multipliers=None)),
                              plan.table_settings())  # fmt: skip
         except TableError as exc:

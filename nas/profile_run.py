@@ -81,8 +81,7 @@ def run_profile(plan: RunPlan, out: str, settings: ProfileSettings, *, max_entri
         f"{settings.mode}, batch {settings.batch_size}, {settings.threads} thread(s), device {settings.device}"
     )
     partial = Path(folder.root) / f"{name}.partial.jsonl"
-    keyed = {key: (layer, plan.base) for key, layer in layers.items()}
-    table = profile(keyed, calibration, settings, plan.base, partial, log=log)
+    table = profile(layers, calibration, settings, plan.base, partial, log=log)
     folder.write(name, json.dumps(table.to_dict(), indent=1) + "\n")
     partial.unlink(missing_ok=True)
     log(f"wrote {out}: {len(table.entries):,} entries, scale {table.scale:.3f}")

@@ -65,8 +65,7 @@ def run(mode: str, networks: int, work: Path) -> dict[str, Any]:
     print(f"{mode}: {len(layers)} layer configurations; batch {settings.batch_size}, {settings.threads} thread(s), "
           f"{settings.resolution} px", flush=True)  # fmt: skip
     started = time.perf_counter()
-    table = profile({k: (layer, base) for k, layer in layers.items()}, calibration, settings, base,
-                    work / f"{mode}.partial.jsonl")  # fmt: skip
+    table = profile(layers, calibration, settings, base, work / f"{mode}.partial.jsonl")
     profile_seconds = time.perf_counter() - started
     rng = random.Random(1)
     rows = []
