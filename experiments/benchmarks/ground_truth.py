@@ -18,7 +18,7 @@ shows the time left. The table is rewritten after every run to ``--out`` (``comp
 says whether every run is in), with each architecture, its FLOPs and params, the
 per-seed accuracies and seconds, the recipe, and the library versions.
 
-Usage: ``python experiments/benchmarks/ground_truth.py [--pool 12] [--off 1] [--epochs 5]
+Usage: ``python experiments/benchmarks/ground_truth.py [--pool 13] [--off 1] [--epochs 5]
 [--seeds 2] [--out experiments/data/ground_truth_fashion_mnist.json]``.
 Needs Debian's dataset-fashion-mnist.
 """
@@ -98,7 +98,7 @@ def _at(arch: Architecture, target: float) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=float, default=100e6, help="FLOPs at 224 px, 1000 classes")
-    parser.add_argument("--pool", type=int, default=12, help="networks sampled and fitted to the budget")
+    parser.add_argument("--pool", type=int, default=13, help="networks sampled and fitted to the budget")
     parser.add_argument("--off", type=int, default=1, help="networks fitted to each of 0.5x and 2x the budget")
     parser.add_argument("--pool-seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=5)

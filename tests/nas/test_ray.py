@@ -50,17 +50,20 @@ def no_ray_left_behind():
 def ray_spec(write_spec):
     """``ray_spec(**ray)``: the small spec on executor ray, with ``search.ray`` settings."""
 
-    def make(**ray: object) -> Path:
+    def make(screen: dict[str, object] | None = None, **ray: object) -> Path:
         return write_spec(
             search={"trials": 3, "executor": "ray", "pruner": "asha", "ray": {"num_cpus": 2, **ray}},
-            proxy={"epochs": 2},
+            proxy={"epochs": 2, "screen": screen},
         )
 
     return make
 
 
 def test_search_on_a_started_ray_cluster(ray_spec, trials_csv, tmp_path):
-    spec = ray_spec(address="127.0.0.1:6390", num_cpus=None)
+    # screened too: each Ray trial scores its candidate (params: instant and deterministic) and,
+    # after the first two, trains it only if it lies in the top half of the scores so far
+    screen = {"estimator": "params", "keep": 0.5, "warmup": 2, "min_tau": -1.0}
+    spec = ray_spec(screen=screen, address="127.0.0.1:6390", num_cpus=None)
     out = tmp_path / "run"
     script = (
         f"{RAY} start --head --node-ip-address=127.0.0.1 --port=6390 --num-cpus=2 --include-dashboard=false "
@@ -77,9 +80,13 @@ def test_search_on_a_started_ray_cluster(ray_spec, trials_csv, tmp_path):
     assert not [p for p in out.iterdir() if "ray" in p.name.lower()]
     table = trials_csv(out)
     assert len(table) == 3 and {r["state"] for r in table} <= {"COMPLETE", "PRUNED"}
-    complete = [r for r in table if r["state"] == "COMPLETE"]
-    assert complete and all(float(r["accuracy"]) > 0 and float(r["flops"]) > 0 for r in complete)
+    trained = [r for r in table if r["state"] == "COMPLETE" and "screened out" not in r["reason"]]
+    assert trained and all(float(r["accuracy"]) > 0 and float(r["flops"]) > 0 for r in trained)
     assert all(r["s1.kernel"] in ("3", "5") and r["worker"] for r in table)
+    assert all(r["screen_score"] for r in table) and table[0]["train_seconds"]  # the warm-up trains
+    screened = [r for r in table if "screened out" in r["reason"]]
+    assert all(r["train_seconds"] == "" and float(r["reward"]) == 0 for r in screened)
+    assert "screen: `params` scored 3 candidates in" in (out / "report.md").read_text()
 
 
 def test_interrupted_ray_search_resumes_to_completion(ray_spec, trials_csv, tmp_path):
