@@ -12,12 +12,15 @@ from __future__ import annotations
 import errno
 import json
 import os
+import platform
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from search_spaces.files import OutputError, atomic_write
 
-__all__ = ["append", "compact", "read"]
+__all__ = ["append", "compact", "read", "write_data"]
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -56,3 +59,26 @@ def compact(path: Path, records: list[dict[str, Any]]) -> None:
     if not path.exists():
         return
     atomic_write(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+
+def write_data(path: str | Path, data: dict[str, Any]) -> None:
+    """A benchmark's results file, replaced whole (a reader never sees half of one), with the
+    command that made it, the library versions it ran with and when it was written."""
+    import numpy
+    import optuna
+    import torch
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+        **data,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": numpy.__version__,
+            "optuna": optuna.__version__,
+        },
+        "written": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+    atomic_write(out, json.dumps(record, indent=1) + "\n")

@@ -26,17 +26,14 @@ Timings need an otherwise idle machine.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from nas import journal
 from nas.cost_table import ProfileSettings, calibration_networks, measure_network, profile, space_layers
 from nas.ranking import kendall_tau
 from search_spaces import MBConvSpace, load_architecture
@@ -127,10 +124,7 @@ def main() -> None:
               f"{r['mean_abs_error_pct']:>7.1f} {r['measure_seconds_per_network']:>9.3f} "
               f"{r['predict_seconds_per_network']:>9.5f} {r['speedup']:>8.0f}x "
               f"{r['break_even_networks']:>10.0f}")  # fmt: skip
-    out = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "machine": platform.machine(),
-           "torch": torch.__version__, "results": results}  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    journal.write_data(args.out, {"machine": platform.machine(), "results": results})
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ import argparse
 import itertools
 import json
 import math
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,8 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import optuna
 import torch
 import yaml
 
@@ -256,7 +253,6 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         print("FLOPs ratio: not yet (it needs the found network and two naive points)")
 
     results = {
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "budget": budget,
         "recipe": {
             "dataset": "fashion-mnist",
@@ -285,17 +281,10 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         "complete": complete,
         "gap_points": {"mean": gap, "std": gap_std, "seeds": len(gaps)},
         "flops_ratio": {"relation": relation, "naive_flops": matched, "ratio": ratio},
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "optuna": optuna.__version__,
-        },
     }
-    text = json.dumps(results, indent=2) + "\n"
-    (Path(args.out) / "results.json").write_text(text)
+    journal.write_data(Path(args.out) / "results.json", results)
     if args.data:
-        Path(args.data).write_text(text)
+        journal.write_data(args.data, results)
 
 
 if __name__ == "__main__":

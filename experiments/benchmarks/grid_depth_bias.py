@@ -23,15 +23,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from nas import journal
@@ -146,7 +142,6 @@ def report(args: argparse.Namespace, plan: RunPlan, base: Architecture, points: 
           f"{100 * spread(long):.2f} points{'' if complete else ' (incomplete)'}")  # fmt: skip
     table = {
         "format": FORMAT,
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "spec": args.spec,
         "recipes": {
             "dataset": plan.data.dataset,
@@ -161,15 +156,9 @@ def report(args: argparse.Namespace, plan: RunPlan, base: Architecture, points: 
         "winner": {str(short): winner(short), str(long): winner(long)},
         "seed_std": {str(short): spread(short), str(long): spread(long)},
         "seconds": sum(float(r["seconds"]) for r in done.values()),
-        "versions": {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__},
         "points": rows,
-        "written": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(table, indent=1) + "\n")
-    tmp.replace(out)
+    journal.write_data(args.out, table)
 
 
 if __name__ == "__main__":

@@ -26,17 +26,11 @@ Needs Debian's dataset-fashion-mnist.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import random
 import statistics
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import optuna
 import torch
 
 from nas import journal
@@ -156,28 +150,15 @@ def write_table(args: argparse.Namespace, recipe: dict[str, Any], networks: list
             "seconds": [r["seconds"] for r in runs if r is not None],
             "architecture": architecture_to_dict(arch),
         })  # fmt: skip
-    table = {
+    journal.write_data(args.out, {
         "format": FORMAT,
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "budget": args.budget,
         "band": [LOWER, 1.0],
         "recipe": recipe,
         "complete": all(len(r["test"]) == args.seeds for r in rows),
         "seconds": sum(float(sum(run["seconds"])) for run in rows),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "optuna": optuna.__version__,
-        },
         "networks": rows,
-        "written": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(table, indent=1) + "\n")
-    tmp.replace(out)
+    })  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import argparse
 import json
 import math
 import statistics
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,10 +108,7 @@ def main() -> None:
         eq, al = r["equal budget"], r["all"]
         print(f"{r['estimator']:<22} {eq['tau']:>8.2f} {eq['rho']:>8.2f} {al['tau']:>8.2f} {al['rho']:>8.2f} "
               f"{r['seconds']:>8.1f} {r['share_of_full']:>8.3f}")  # fmt: skip
-    out = {"command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), "table": args.table,
-           "full_training_seconds": full, "rows": rows}  # fmt: skip
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    journal.write_data(args.out, {"table": args.table, "full_training_seconds": full, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -27,3 +27,17 @@ def test_non_object_lines_are_skipped_and_compact_of_nothing_writes_nothing(tmp_
     missing = tmp_path / "none.jsonl"
     journal.compact(missing, [{"x": 1}])
     assert not missing.exists()
+
+
+def test_write_data_replaces_the_whole_file_and_says_how_it_was_made(tmp_path):
+    import json
+
+    import torch
+
+    path = tmp_path / "data" / "results.json"
+    journal.write_data(path, {"rows": [1, 2]})
+    journal.write_data(path, {"rows": [3]})
+    record = json.loads(path.read_text())
+    assert record["rows"] == [3] and record["versions"]["torch"] == torch.__version__
+    assert record["command"] and record["written"]
+    assert [p.name for p in path.parent.iterdir()] == ["results.json"]  # no temporary file left
