@@ -182,8 +182,10 @@ def main() -> None:
     # the gap at the budget first (found and naive at T, seed by seed), then the naive points of the ratio
     order = [(seed, n) for seed in range(args.seeds) for n in nets[:2]] + [
         (seed, n) for seed in range(args.seeds) for n in nets[2:]]  # fmt: skip
-    todo = [] if args.report else [(seed, n) for seed, n in order if (architecture_hash(n.arch), seed) not in done]
-    print(f"full recipe: {len(todo)} of {args.seeds * len(nets)} runs to go", flush=True)
+    missing = [(seed, n) for seed, n in order if (architecture_hash(n.arch), seed) not in done]
+    todo = [] if args.report else missing
+    print(f"full recipe: {len(missing)} of {args.seeds * len(nets)} runs to go"
+          + (" (--report: none is run now)" if args.report else ""), flush=True)  # fmt: skip
     data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0) if todo else None
     spent: list[tuple[int, float]] = []
     for i, (seed, net) in enumerate(todo):
