@@ -56,13 +56,26 @@ from .progress import format_duration
 from .rundir import RunError
 from .train import train
 
-__all__ = ["proxy_size", "read_grid", "run_grid", "train_jobs"]
+__all__ = ["land", "plan_candidates", "proxy_size", "read_grid", "run_grid", "train_jobs"]
 
 
 def proxy_size(plan: RunPlan, arch: Architecture, base: Architecture) -> int:
     """Where a scaled network trains on the proxy: the proxy resolution times ``arch``'s
     resolution ratio to ``base`` (``scaled_resolution`` to the nearest pixel)."""
     return scaled_resolution(plan.train.resolution, arch.resolution / base.resolution, divisor=1)
+
+
+def plan_candidates(plan: RunPlan) -> list[Candidate]:
+    """The grid points of the spec's ``scale`` section (``scaling.grid.grid_candidates``)."""
+    g = plan.spec.scale
+    return grid_candidates(step=g.step, alpha=(g.alpha[0], g.alpha[1]), beta=(g.beta[0], g.beta[1]),
+                           gamma=(g.gamma[0], g.gamma[1]), target=g.target, tolerance=g.tolerance)  # fmt: skip
+
+
+def land(plan: RunPlan, base: Architecture, candidate: Candidate) -> Architecture:
+    """``candidate`` at the size where its measured FLOPs ratio lands (``GridSkip`` if none)."""
+    g = plan.spec.scale
+    return land_candidate(base, candidate, num_classes=plan.num_classes, target=g.target, tolerance=g.ratio_tolerance)
 
 
 def read_grid(path: Path) -> dict[Candidate, GridRow]:
@@ -82,8 +95,7 @@ def run_grid(plan: RunPlan, run_dir: Path, *, log: Callable[[str], None] = print
     spec = plan.spec
     g = spec.scale
     base = load_architecture(spec.space.base_ref)  # at its own resolution: the grid scales that
-    candidates = grid_candidates(step=g.step, alpha=(g.alpha[0], g.alpha[1]), beta=(g.beta[0], g.beta[1]),
-                                 gamma=(g.gamma[0], g.gamma[1]), target=g.target, tolerance=g.tolerance)  # fmt: skip
+    candidates = plan_candidates(plan)
     if not candidates:
         raise RunError(f"scale: no grid point has |alpha*beta^2*gamma^2 - {g.target:g}| <= {g.tolerance:g}")
     grid_file = run_dir / "grid.jsonl"
@@ -98,9 +110,7 @@ def run_grid(plan: RunPlan, run_dir: Path, *, log: Callable[[str], None] = print
         return f"{architecture_hash(arch)}@{proxy_size(plan, arch, base)}"
 
     def landed(candidate: Candidate) -> Architecture:
-        """The candidate at the size where its measured FLOPs ratio lands (``GridSkip`` if none)."""
-        return land_candidate(base, candidate, num_classes=plan.num_classes, target=g.target,
-                              tolerance=g.ratio_tolerance)  # fmt: skip
+        return land(plan, base, candidate)
 
     trained = {key_of(landed(c)): r for c, r in rows.items() if r.arch_hash and not r.same_as and not r.skipped}
     by_key: dict[str, list[Candidate]] = {}

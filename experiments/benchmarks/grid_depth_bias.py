@@ -34,9 +34,9 @@ from nas import journal
 from nas.plan import RunPlan
 from nas.progress import format_duration
 from nas.ranking import kendall_tau, spearman_rho
-from nas.scale_run import proxy_size
+from nas.scale_run import land, plan_candidates, proxy_size
 from nas.train import train
-from scaling.grid import Candidate, GridSkip, grid_candidates, land_candidate
+from scaling.grid import Candidate, GridSkip
 from search_spaces import Architecture, architecture_hash, count_flops, load_architecture
 
 FORMAT = "effnas.grid_depth_bias/1"
@@ -44,14 +44,11 @@ FORMAT = "effnas.grid_depth_bias/1"
 
 def landed_points(plan: RunPlan, count: int) -> list[tuple[Candidate, Architecture]]:
     """``count`` landed candidates of distinct networks, spread evenly over alpha (ties: beta, gamma)."""
-    g = plan.spec.scale
     base = load_architecture(plan.spec.space.base_ref)
-    candidates = grid_candidates(step=g.step, alpha=(g.alpha[0], g.alpha[1]), beta=(g.beta[0], g.beta[1]),
-                                 gamma=(g.gamma[0], g.gamma[1]), target=g.target, tolerance=g.tolerance)  # fmt: skip
     landed: dict[str, tuple[Candidate, Architecture]] = {}
-    for c in sorted(candidates):
+    for c in sorted(plan_candidates(plan)):
         try:
-            arch = land_candidate(base, c, num_classes=plan.num_classes, target=g.target, tolerance=g.ratio_tolerance)
+            arch = land(plan, base, c)
         except GridSkip:
             continue
         landed.setdefault(f"{architecture_hash(arch)}@{arch.resolution}", (c, arch))
@@ -113,7 +110,7 @@ def report(args: argparse.Namespace, plan: RunPlan, base: Architecture, points: 
             vals = [r["val"] for r in runs if r is not None and r.get("val") is not None]
             row[f"val_{e}"] = vals
             row[f"mean_{e}"] = statistics.fmean(vals) if vals else None
-            row[f"seconds_{e}"] = statistics.fmean([r["seconds"] for r in runs if r is not None] or [0.0])
+            row[f"seconds_{e}"] = [r["seconds"] for r in runs if r is not None]
         rows.append(row)
     short, long = recipes
     complete = all(len(r[f"val_{e}"]) == args.seeds for r in rows for e in recipes)
@@ -155,7 +152,7 @@ def report(args: argparse.Namespace, plan: RunPlan, base: Architecture, points: 
         "spearman_rho": rho,
         "winner": {str(short): winner(short), str(long): winner(long)},
         "seed_std": {str(short): spread(short), str(long): spread(long)},
-        "seconds": sum(float(r["seconds"]) for r in done.values()),
+        "seconds": sum(sum(r[f"seconds_{e}"]) for r in rows for e in recipes),
         "points": rows,
     }
     journal.write_data(args.out, table)
