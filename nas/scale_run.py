@@ -109,15 +109,13 @@ def run_grid(plan: RunPlan, run_dir: Path, *, log: Callable[[str], None] = print
         """The same network at the same proxy size is trained once (rounding makes twins)."""
         return f"{architecture_hash(arch)}@{proxy_size(plan, arch, base)}"
 
-    def landed(candidate: Candidate) -> Architecture:
-        return land(plan, base, candidate)
-
-    trained = {key_of(landed(c)): r for c, r in rows.items() if r.arch_hash and not r.same_as and not r.skipped}
+    earlier = {c: r for c, r in rows.items() if r.arch_hash and not r.same_as and not r.skipped}
+    trained = {key_of(land(plan, base, c)): r for c, r in earlier.items()}
     by_key: dict[str, list[Candidate]] = {}
     archs: dict[str, Architecture] = {}
     for c in todo:
         try:
-            arch = landed(c)
+            arch = land(plan, base, c)
         except GridSkip as exc:
             row = grid_row(base, scale_candidate(base, c), c, num_classes=plan.num_classes, accuracy=math.nan,
                            seconds=0.0, skipped=str(exc))  # fmt: skip
@@ -133,7 +131,7 @@ def run_grid(plan: RunPlan, run_dir: Path, *, log: Callable[[str], None] = print
 
     def record(candidate: Candidate, accuracy: float, seconds: float, twin_of: GridRow | None) -> GridRow:
         nonlocal count
-        row = grid_row(base, landed(candidate), candidate, num_classes=plan.num_classes, accuracy=accuracy,
+        row = grid_row(base, land(plan, base, candidate), candidate, num_classes=plan.num_classes, accuracy=accuracy,
                        seconds=seconds)  # fmt: skip
         if twin_of is not None:
             row = dataclasses.replace(row, same_as=f"{twin_of.alpha:g},{twin_of.beta:g},{twin_of.gamma:g}")
