@@ -17,14 +17,9 @@ import csv
 import dataclasses
 import io
 import math
-import multiprocessing
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
-
-import torch
 
 from scaling.compound import scaled_resolution
 from scaling.family import FamilyMember, compound_family
@@ -40,21 +35,18 @@ from scaling.grid import (
 )
 from search_spaces import (
     Architecture,
-    architecture_from_dict,
     architecture_hash,
-    architecture_to_dict,
     load_architecture,
 )
 from search_spaces.files import OutputDir
 
 from . import journal
-from .data import Dataset
 from .executors import worker_threads
 from .family_files import write_family
 from .plan import RunPlan
 from .progress import format_duration
 from .rundir import RunError
-from .train import train
+from .train_pool import train_many
 
 __all__ = ["land", "plan_candidates", "proxy_size", "read_grid", "run_grid", "train_jobs"]
 
@@ -179,46 +171,23 @@ def run_grid(plan: RunPlan, run_dir: Path, *, log: Callable[[str], None] = print
 
 
 Job = tuple[str, Architecture, int]  # (key, architecture, proxy resolution)
-_POOL: dict[str, Any] = {}  # a pool worker's plan and dataset, loaded once per process
-
-
-def _train_one(plan: RunPlan, data: Dataset, arch: Architecture, resolution: int) -> tuple[float, float, str]:
-    """(validation accuracy or NaN, seconds, failure reason or "") of one proxy training."""
-    result = train(arch, data, dataclasses.replace(plan.train, resolution=resolution))
-    if result.status != "ok":
-        return math.nan, result.seconds, result.reason
-    return result.val_accuracy, result.seconds, ""
-
-
-def _pool_init(wire: dict[str, Any], threads: int) -> None:
-    torch.set_num_threads(threads)
-    _POOL["plan"] = plan = RunPlan.from_wire(wire)
-    _POOL["data"] = plan.load_data()
-
-
-def _pool_train(arch_dict: dict[str, Any], resolution: int) -> tuple[float, float, str]:
-    return _train_one(_POOL["plan"], _POOL["data"], architecture_from_dict(arch_dict), resolution)
 
 
 def train_jobs(plan: RunPlan, jobs: list[Job], *, workers: int) -> Iterator[tuple[str, float, float, str]]:
-    """Train each job on the proxy; yield ``(key, accuracy, seconds, reason)`` as each finishes.
+    """Train each job on the proxy; yield ``(key, validation accuracy or NaN, seconds, failure
+    reason or "")`` as each finishes.
 
     With ``search.workers`` > 1 the jobs run in that many spawned processes, each with its
-    share of the cores (the executor's rule), in parallel.
+    share of the cores (the executor's rule), in parallel (``nas.train_pool``).
     """
-    if not jobs:
-        return
-    if workers == 1:
-        data = plan.load_data()
-        for key, arch, resolution in jobs:
-            yield (key, *_train_one(plan, data, arch, resolution))
-        return
-    context = multiprocessing.get_context("spawn")
-    init = (plan.to_wire(), worker_threads(plan, workers))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_pool_init, initargs=init) as pool:
-        futures = {pool.submit(_pool_train, architecture_to_dict(arch), size): key for key, arch, size in jobs}
-        for future in as_completed(futures):
-            yield (futures[future], *future.result())
+    runs = [(key, arch, dataclasses.replace(plan.train, resolution=size)) for key, arch, size in jobs]
+    results = train_many(runs, plan.data, data_seed=plan.spec.seed, workers=workers,
+                         threads=worker_threads(plan, workers))  # fmt: skip
+    for key, result in results:
+        if result.status != "ok":
+            yield key, math.nan, result.seconds, result.reason
+        else:
+            yield key, result.val_accuracy, result.seconds, ""
 
 
 def _train_members(

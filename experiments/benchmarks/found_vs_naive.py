@@ -31,6 +31,7 @@ import argparse
 import itertools
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -39,13 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from nas import journal
-from nas.data import DataSpec, load_dataset
+from nas.data import DataSpec
 from nas.progress import format_duration
-from nas.train import TrainConfig, train
+from nas.train import TrainConfig
+from nas.train_pool import train_many
 from scaling import scale_to_budget
 from search_spaces import (
     Architecture,
@@ -165,11 +166,16 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--out", default="runs/found-vs-naive")
     parser.add_argument("--data", help="also write the results to this JSON file")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="training runs side by side, each with its share of the cores (see nas.train_pool)",
+    )
     parser.add_argument("--report", action="store_true", help="only report the runs finished so far")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(2)
 
     run, search_seconds = search(args, out)
     best = json.loads((run / "best.json").read_text())
@@ -186,23 +192,25 @@ def main() -> None:
     todo = [] if args.report else missing
     print(f"full recipe: {len(missing)} of {args.seeds * len(nets)} runs to go"
           + (" (--report: none is run now)" if args.report else ""), flush=True)  # fmt: skip
-    data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0) if todo else None
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    jobs = [((seed, net), net.arch, TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution,
+                                                seed=seed)) for seed, net in todo]  # fmt: skip
     spent: list[tuple[int, float]] = []
-    for i, (seed, net) in enumerate(todo):
-        config = TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution, seed=seed)
-        assert data is not None
-        result = train(net.arch, data, config, evaluate_test=True)
+    left_flops = sum(n.flops for _, n in todo)
+    results = train_many(jobs, DataSpec("fashion-mnist", val_size=5000), workers=args.workers, threads=threads,
+                         evaluate_test=True)  # fmt: skip
+    for i, ((seed, net), result) in enumerate(results):
         if result.status != "ok" or result.test_accuracy is None:
             raise SystemExit(f"{net.label} seed {seed}: {result.status} {result.reason}")
         record = {"hash": architecture_hash(net.arch), "label": net.label, "seed": seed, "epochs": args.epochs,
-                  "test": result.test_accuracy, "seconds": result.seconds}  # fmt: skip
+                  "test": result.test_accuracy, "seconds": result.seconds, "threads": threads}  # fmt: skip
         journal.append(log_path, record)
         done[(record["hash"], seed)] = record
         spent.append((net.flops, result.seconds))
-        per_flop = sum(s for _, s in spent) / sum(f for f, _ in spent)
-        left = per_flop * sum(n.flops for _, n in todo[i + 1 :])
+        left_flops -= net.flops
+        per_flop = sum(s for _, s in spent) / sum(f for f, _ in spent) / args.workers
         print(f"  [{i + 1}/{len(todo)}] {net.label} seed {seed}: test {100 * result.test_accuracy:.2f}% in "
-              f"{result.seconds:.0f} s; about {format_duration(left)} left", flush=True)  # fmt: skip
+              f"{result.seconds:.0f} s; about {format_duration(per_flop * left_flops)} left", flush=True)  # fmt: skip
 
     report(args, nets, done, best, budget, search_seconds, run)
 

@@ -12,8 +12,9 @@ minutes instead of hours. The pool (seeded, so the same command builds the same 
 
 Full training: every training image but the 5,000 held out for validation, ``--epochs``
 epochs at ``--resolution`` px, ``--seeds`` seeds (the trainer's default recipe: AdamW,
-one-cycle, batch 128), scored on the test split. Each finished run is appended to
-``train.jsonl`` in ``--work``; a killed run resumes with the same command, and progress
+one-cycle, batch 128), scored on the test split. ``--workers`` runs train side by side, each
+with its share of the cores (``nas.train_pool``); the table records the threads per run.
+Each finished run is appended to ``train.jsonl`` in ``--work``; a killed run resumes with the same command, and progress
 shows the time left. The table is rewritten after every run to ``--out`` (``complete``
 says whether every run is in), with each architecture, its FLOPs and params, the
 per-seed accuracies and seconds, the recipe, and the library versions.
@@ -26,17 +27,17 @@ Needs Debian's dataset-fashion-mnist.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from nas import journal
-from nas.data import DataSpec, load_dataset
+from nas.data import DataSpec
 from nas.progress import format_duration
-from nas.train import TrainConfig, train
+from nas.train import TrainConfig
+from nas.train_pool import train_many
 from scaling import FitError, fit_to_budget, scale_to_budget
 from search_spaces import (
     Architecture,
@@ -98,10 +99,15 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="training runs side by side, each with its share of the cores (see nas.train_pool)",
+    )
     parser.add_argument("--work", default="runs/ground-truth", help="the resumable journal's folder")
     parser.add_argument("--out", default="experiments/data/ground_truth_fashion_mnist.json")
     args = parser.parse_args()
-    torch.set_num_threads(2)
     networks = pool(args.budget, sampled=args.pool, off=args.off, seed=args.pool_seed)
     log_path = Path(args.work) / "train.jsonl"
     recipe = {"dataset": "fashion-mnist", "val_size": 5000, "epochs": args.epochs, "resolution": args.resolution,
@@ -110,24 +116,26 @@ def main() -> None:
     todo = [(seed, name, arch) for seed in range(args.seeds) for name, _, arch in networks
             if (architecture_hash(arch), seed) not in done]  # fmt: skip
     print(f"{len(networks)} networks x {args.seeds} seeds: {len(todo)} runs to go", flush=True)
-    data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0) if todo else None
+    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    jobs = [((seed, name, arch), arch, TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution,
+                                                   seed=seed)) for seed, name, arch in todo]  # fmt: skip
     spent: list[tuple[float, float]] = []
-    for i, (seed, name, arch) in enumerate(todo):
-        assert data is not None
-        config = TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution, seed=seed)
-        result = train(arch, data, config, evaluate_test=True)
+    left_flops = sum(count_flops(a, resolution=224, num_classes=1000) for _, _, a in todo)
+    results = train_many(jobs, DataSpec("fashion-mnist", val_size=5000), workers=args.workers, threads=threads,
+                         evaluate_test=True)  # fmt: skip
+    for i, ((seed, name, arch), result) in enumerate(results):
         record = {"hash": architecture_hash(arch), "name": name, "seed": seed, "recipe": recipe,
                   "status": result.status, "reason": result.reason, "test": result.test_accuracy,
-                  "val": result.val_accuracy, "seconds": result.seconds}  # fmt: skip
+                  "val": result.val_accuracy, "seconds": result.seconds, "threads": threads}  # fmt: skip
         journal.append(log_path, record)
         done[(record["hash"], seed)] = record
         flops = count_flops(arch, resolution=224, num_classes=1000)
         spent.append((flops, result.seconds))
-        per_flop = sum(s for _, s in spent) / sum(f for f, _ in spent)
-        left = per_flop * sum(count_flops(a, resolution=224, num_classes=1000) for _, _, a in todo[i + 1 :])
+        left_flops -= flops
+        per_flop = sum(s for _, s in spent) / sum(f for f, _ in spent) / args.workers
         accuracy = "failed: " + result.reason if result.test_accuracy is None else f"{100 * result.test_accuracy:.2f}%"
         print(f"[{i + 1}/{len(todo)}] {name} seed {seed}: test {accuracy} in {result.seconds:.0f} s; "
-              f"about {format_duration(left)} left", flush=True)  # fmt: skip
+              f"about {format_duration(per_flop * left_flops)} left", flush=True)  # fmt: skip
         write_table(args, recipe, networks, done)
     write_table(args, recipe, networks, done)
 
@@ -157,6 +165,7 @@ def write_table(args: argparse.Namespace, recipe: dict[str, Any], networks: list
         "recipe": recipe,
         "complete": all(len(r["test"]) == args.seeds for r in rows),
         "seconds": sum(float(sum(run["seconds"])) for run in rows),
+        "threads": sorted({int(r.get("threads", 2)) for r in done.values()}),  # per run (records before: 2)
         "networks": rows,
     })  # fmt: skip
 

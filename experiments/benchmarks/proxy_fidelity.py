@@ -5,7 +5,7 @@ score; Kendall's tau and Spearman's rho between the score and the table's mean t
 accuracy are printed for the whole pool and for its equal-budget part (the networks fitted
 into [0.9 T, T] and the naive network: where a search for a budget compares candidates),
 with the seconds each estimator spends per network on this machine and that cost as a
-share of one full training run of the table. The estimators:
+share of one full training run of the table (timed with the table's threads per run). The estimators:
 
 - the proxy recipes of the experiment specs: a class-balanced subset of the training
   images, a few epochs at 32 px, validation accuracy (``--recipes``: SIZE x EPOCHS);
@@ -65,8 +65,10 @@ def main() -> None:
     parser.add_argument("--work", default="runs/proxy-fidelity")
     parser.add_argument("--out", default="experiments/data/proxy_fidelity_fashion_mnist.json")
     args = parser.parse_args()
-    torch.set_num_threads(2)
     table = json.loads(Path(args.table).read_text())
+    threads = table.get("threads", [2])
+    # the estimators run with the full runs' threads per run, so that "of full" compares like with like
+    torch.set_num_threads(threads[0] if len(threads) == 1 else 2)
     networks = [n for n in table["networks"] if n["mean"] is not None]
     if len(networks) < 3:
         raise SystemExit(f"{args.table}: {len(networks)} networks have ground truth yet; at least 3 are needed")
