@@ -12,12 +12,13 @@ minutes instead of hours. The pool (seeded, so the same command builds the same 
 
 Full training: every training image but the 5,000 held out for validation, ``--epochs``
 epochs at ``--resolution`` px, ``--seeds`` seeds (the trainer's default recipe: AdamW,
-one-cycle, batch 128), scored on the test split. ``--workers`` runs train side by side, each
-with its share of the cores (``nas.train_pool``); the table records the threads per run.
-Each finished run is appended to ``train.jsonl`` in ``--work``; a killed run resumes with the same command, and progress
-shows the time left. The table is rewritten after every run to ``--out`` (``complete``
-says whether every run is in), with each architecture, its FLOPs and params, the
-per-seed accuracies and seconds, the recipe, and the library versions.
+one-cycle, batch 128), scored on the test split. ``--workers`` runs train side by side,
+each with its share of the cores (``nas.train_pool``); the table records the threads per
+run. Each finished run is appended to ``train.jsonl`` in ``--work``; a killed run resumes
+with the same command, and progress shows the time left. The table is rewritten after
+every run to ``--out`` (``complete`` says whether every run is in), with each
+architecture, its FLOPs and params, the per-seed accuracies and seconds, the recipe, and
+the library versions.
 
 Usage: ``python experiments/benchmarks/ground_truth.py [--pool 13] [--off 1] [--epochs 5]
 [--seeds 2] [--out experiments/data/ground_truth_fashion_mnist.json]``.
