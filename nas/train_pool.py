@@ -1,12 +1,13 @@
 """Many full training runs on one machine, in parallel worker processes.
 
 Small convolutional networks use a CPU's cores poorly from one process: depthwise
-convolutions and batch norm at 32 px leave intra-op threads idle. Measured on 2 cores (a
-B0 width-scaled to 100 MFLOPs, batch 128 at 32 px, forward, backward and AdamW step), one
-process with 2 threads trained 257 images/s, and two single-thread processes side by side
-172 and 176 images/s each: 1.35x the throughput. So the grid search and the benchmarks,
-which train many networks, run them in ``workers`` spawned processes that each load the
-dataset once and take ``threads`` intra-op threads.
+convolutions and batch norm at 32 px leave intra-op threads idle. Measured on 2 cores with
+``experiments/benchmarks/train_pool.py`` (B0 width-scaled to 98 MFLOPs, one epoch on 20,000
+Fashion-MNIST images at 32 px), one process with 2 threads trained a run in 28.0 s, and two
+single-thread processes side by side a run each in 42.3 s: 1.32x the throughput (1.26x
+counting process start and data loading). So the grid search and the benchmarks, which
+train many networks, run them in ``workers`` spawned processes that each load the dataset
+once and take ``threads`` intra-op threads.
 
 A run's result depends on its thread count only through the order of float reductions,
 so runs compared with each other should use one setting; callers record it.
