@@ -72,9 +72,10 @@ def run(name: str, data: dict[str, object], work: Path, *, ray: bool) -> tuple[f
     storage = (optuna.storages.JournalStorage(JournalFileBackend(str(journal))) if journal.exists()
                else f"sqlite:///{out / 'study.db'}")  # fmt: skip
     study = optuna.load_study(storage=storage, study_name=name)
-    trials = [t for t in study.trials if t.datetime_start and t.datetime_complete]
-    span = (max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)).total_seconds()
-    return wall, span, len(trials)
+    times = [(t.datetime_start, t.datetime_complete) for t in study.trials]
+    spans = [(start, end) for start, end in times if start is not None and end is not None]
+    span = (max(end for _, end in spans) - min(start for start, _ in spans)).total_seconds()
+    return wall, span, len(spans)
 
 
 def main() -> None:
@@ -84,7 +85,10 @@ def main() -> None:
     parser.add_argument("--no-ray", action="store_true", help="only the local executor")
     args = parser.parse_args()
     ray = not args.no_ray and shutil.which("unshare") is not None and os.geteuid() == 0
-    configs = [("local-1", {"workers": 1}, False), ("local-2", {"workers": 2}, False)]
+    configs: list[tuple[str, dict[str, object], bool]] = [
+        ("local-1", {"workers": 1}, False),
+        ("local-2", {"workers": 2}, False),
+    ]
     if ray:
         configs += [("ray-1", {"executor": "ray", "ray": {"num_cpus": 1}}, True),
                     ("ray-2", {"executor": "ray", "ray": {"num_cpus": 2}}, True)]  # fmt: skip

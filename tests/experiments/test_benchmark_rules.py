@@ -1,0 +1,57 @@
+"""The rules the benchmarks decide by: the FLOPs ratio's interpolation and the default proxy's pick."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        f"benchmarks_{name}", ROOT / "experiments" / "benchmarks" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[f"benchmarks_{name}"] = module  # a dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+found_vs_naive = _script("found_vs_naive")
+proxy_fidelity = _script("proxy_fidelity")
+
+
+def test_match_flops_interpolates_in_log_flops():
+    relation, flops = found_vs_naive.match_flops([(100e6, 0.88), (400e6, 0.90)], 0.89)
+    assert relation == "=" and flops == pytest.approx(200e6)  # halfway in log FLOPs
+
+
+@pytest.mark.parametrize(("accuracy", "relation", "flops"), [(0.95, ">", 400e6), (0.80, "<", 100e6)])
+def test_match_flops_bounds_instead_of_extrapolating(accuracy, relation, flops):
+    assert found_vs_naive.match_flops([(400e6, 0.90), (100e6, 0.88)], accuracy) == (relation, flops)
+
+
+def _row(name: str, tau: float, seconds: float, share: float) -> dict[str, Any]:
+    return {"estimator": name, "equal budget": {"tau": tau}, "seconds": seconds, "share_of_full": share}
+
+
+def test_recommend_takes_the_best_tau_among_the_cheap():
+    rows = [_row("full-ish", 0.9, 300, 0.5), _row("proxy", 0.55, 20, 0.04), _row("params", 0.3, 0.001, 0.0)]
+    assert proxy_fidelity.recommend(rows)["estimator"] == "proxy"  # 0.9 costs half a full run: out
+
+
+def test_recommend_prefers_the_cheaper_of_a_near_tie():
+    rows = [_row("proxy", 0.62, 20, 0.04), _row("synflow", 0.58, 0.3, 0.001), _row("nan", math.nan, 0.1, 0.0)]
+    assert proxy_fidelity.recommend(rows)["estimator"] == "synflow"
+
+
+def test_recommend_names_none_when_nothing_is_cheap():
+    assert proxy_fidelity.recommend([_row("proxy", 0.7, 100, 0.2)]) is None
