@@ -272,6 +272,9 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
             "seeds": args.seeds,
             "batch_size": 128,
             "score": "test",
+            "threads_per_run": sorted(
+                {int(r.get("threads", 2)) for by_seed in runs.values() for r in by_seed.values()}
+            ),
         },
         "search_run": str(run),
         "search_seconds": search_seconds,
