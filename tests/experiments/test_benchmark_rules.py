@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from search_spaces import architecture_hash, count_flops
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -55,3 +57,15 @@ def test_recommend_prefers_the_cheaper_of_a_near_tie():
 
 def test_recommend_names_none_when_nothing_is_cheap():
     assert proxy_fidelity.recommend([_row("proxy", 0.7, 100, 0.2)]) is None
+
+
+def test_the_ground_truth_pool_is_seeded_and_lands_where_it_says():
+    ground_truth = _script("ground_truth")
+    networks = ground_truth.pool(100e6, sampled=3, off=1, seed=0)
+    assert [g for _, g, _ in networks] == ["budget"] * 3 + ["naive", "off", "off"]
+    for (_, group, arch), target in zip(networks, [100e6] * 4 + [50e6, 200e6], strict=True):
+        flops = count_flops(arch, resolution=224, num_classes=1000)
+        assert (0.9 * target <= flops <= target) if group != "naive" else flops <= target
+    assert len({architecture_hash(a) for _, _, a in networks}) == len(networks)
+    again = ground_truth.pool(100e6, sampled=3, off=1, seed=0)
+    assert [architecture_hash(a) for _, _, a in again] == [architecture_hash(a) for _, _, a in networks]
