@@ -31,8 +31,9 @@ RAY = str(Path(sys.executable).with_name("ray"))
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def in_namespace(script: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run a bash script in a new network namespace with only loopback up."""
+def in_namespace(script: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run a bash script in a new network namespace with only loopback up (each search here
+    takes 1-2 minutes on 2 idle cores; the limit leaves room for a loaded machine)."""
     return subprocess.run(["unshare", "--net", "bash", "-c", "set -e; ip link set lo up; " + script],
                           env=ENV, capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
