@@ -30,6 +30,7 @@ from .rundir import RunError
 from .search import optimize, start_study
 from .spec import SpecError
 from .study import fail_interrupted, finished_trials, open_study, redacted_url, running_trials, storage_url
+from .train_pool import cores_per_worker
 
 __all__ = ["execute_search", "join_search", "run_workers", "worker_threads"]
 
@@ -38,7 +39,7 @@ POLL_S = 0.5
 
 def worker_threads(plan: RunPlan, workers: int) -> int:
     """Threads per worker: ``proxy.threads``, or the machine's cores shared out evenly."""
-    return plan.train.threads or max(1, (os.cpu_count() or 1) // workers)
+    return plan.train.threads or cores_per_worker(workers)
 
 
 BAD_INPUT = 2  # a worker's exit code for input it cannot use (the same code as the CLI's)

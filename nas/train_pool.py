@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
@@ -27,11 +28,16 @@ from nas.data import Dataset, DataSpec, load_dataset
 from nas.train import TrainConfig, TrainResult, train
 from search_spaces import Architecture, architecture_from_dict, architecture_to_dict
 
-__all__ = ["Job", "train_many"]
+__all__ = ["Job", "cores_per_worker", "train_many"]
 
 K = TypeVar("K")
 Job = tuple[K, Architecture, TrainConfig]  # (the caller's key, the network, its recipe)
 _DATA: dict[str, Dataset] = {}  # a worker process's dataset, loaded once
+
+
+def cores_per_worker(workers: int) -> int:
+    """This machine's cores shared out evenly among ``workers`` processes (at least one each)."""
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def _init(spec: DataSpec, seed: int, threads: int) -> None:

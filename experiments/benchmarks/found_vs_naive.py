@@ -31,7 +31,6 @@ import argparse
 import itertools
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ from nas import journal
 from nas.data import DataSpec
 from nas.progress import format_duration
 from nas.train import TrainConfig
-from nas.train_pool import train_many
+from nas.train_pool import cores_per_worker, train_many
 from scaling import scale_to_budget
 from search_spaces import (
     Architecture,
@@ -192,7 +191,7 @@ def main() -> None:
     todo = [] if args.report else missing
     print(f"full recipe: {len(missing)} of {args.seeds * len(nets)} runs to go"
           + (" (--report: none is run now)" if args.report else ""), flush=True)  # fmt: skip
-    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    threads = cores_per_worker(args.workers)
     jobs = [((seed, net), net.arch, TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution,
                                                 seed=seed)) for seed, net in todo]  # fmt: skip
     spent: list[tuple[int, float]] = []

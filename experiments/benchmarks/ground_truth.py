@@ -28,7 +28,6 @@ Needs Debian's dataset-fashion-mnist.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 from pathlib import Path
@@ -38,7 +37,7 @@ from nas import journal
 from nas.data import DataSpec
 from nas.progress import format_duration
 from nas.train import TrainConfig
-from nas.train_pool import train_many
+from nas.train_pool import cores_per_worker, train_many
 from scaling import FitError, fit_to_budget, scale_to_budget
 from search_spaces import (
     Architecture,
@@ -117,7 +116,7 @@ def main() -> None:
     todo = [(seed, name, arch) for seed in range(args.seeds) for name, _, arch in networks
             if (architecture_hash(arch), seed) not in done]  # fmt: skip
     print(f"{len(networks)} networks x {args.seeds} seeds: {len(todo)} runs to go", flush=True)
-    threads = max(1, (os.cpu_count() or 1) // args.workers)
+    threads = cores_per_worker(args.workers)
     jobs = [((seed, name, arch), arch, TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution,
                                                    seed=seed)) for seed, name, arch in todo]  # fmt: skip
     spent: list[tuple[float, float]] = []
