@@ -137,9 +137,26 @@ def main() -> None:
         goal = "meets" if eq["tau"] >= GOAL_TAU else "misses"
         print(f"default proxy by this table: {choice['estimator']} (tau {eq['tau']:.2f} on the equal-budget part at "
               f"{choice['share_of_full']:.3f} of full training; {goal} the goal tau >= {GOAL_TAU})")  # fmt: skip
+    rung = rung_metric(rows)
+    print(f"rung metric by this table (search.prune_on): {rung['metric']} (mean tau on the equal-budget part over "
+          f"the recipes: accuracy {rung['reward']:.2f}, TSE {rung['tse']:.2f})")  # fmt: skip
     journal.write_data(args.out, {"table": args.table, "seed": args.seed, "threads": torch.get_num_threads(),
                                   "full_training_seconds": full, "seed_to_seed": ceiling, "rows": rows,
-                                  "recommended": None if choice is None else choice["estimator"]})  # fmt: skip
+                                  "recommended": None if choice is None else choice["estimator"],
+                                  "rung_metric": rung})  # fmt: skip
+
+
+def rung_metric(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a pruner's rungs should compare (``search.prune_on``): ``tse`` where the recipes'
+    TSE ranks the equal-budget part better than their validation accuracy does, in the mean
+    Kendall tau over the recipes (each pair comes from the same runs, so at the same cost);
+    otherwise ``reward``, the default."""
+    by_name = {r["estimator"]: r["equal budget"]["tau"] for r in rows}
+    pairs = [(tau, by_name[f"TSE {name}"]) for name, tau in by_name.items()
+             if name.startswith("proxy ") and f"TSE {name}" in by_name]  # fmt: skip
+    reward = statistics.fmean(p[0] for p in pairs) if pairs else math.nan
+    tse = statistics.fmean(p[1] for p in pairs) if pairs else math.nan
+    return {"metric": "tse" if tse > reward else "reward", "reward": reward, "tse": tse}
 
 
 def seed_agreement(networks: list[dict[str, Any]]) -> dict[str, float] | None:

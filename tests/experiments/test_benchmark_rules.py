@@ -78,3 +78,15 @@ def test_seed_agreement_ranks_one_seed_against_the_other():
     swapped = [{"test": [0.80, 0.85]}, {"test": [0.85, 0.80]}, {"test": [0.90, 0.91]}]
     assert proxy_fidelity.seed_agreement(swapped)["tau"] == pytest.approx(1 / 3)
     assert proxy_fidelity.seed_agreement(networks[:2]) is None
+
+
+def test_rung_metric_compares_each_recipe_with_its_own_tse():
+    rows = [_row("proxy 10000x2", 0.5, 20, 0.05), _row("TSE proxy 10000x2", 0.3, 20, 0.05),
+            _row("proxy 5000x1", 0.2, 5, 0.01), _row("TSE proxy 5000x1", 0.6, 5, 0.01),
+            _row("synflow", 0.9, 1, 0.0)]  # fmt: skip
+    assert proxy_fidelity.rung_metric(rows) == {
+        "metric": "tse",
+        "reward": pytest.approx(0.35),
+        "tse": pytest.approx(0.45),
+    }
+    assert proxy_fidelity.rung_metric(rows[:2])["metric"] == "reward"
