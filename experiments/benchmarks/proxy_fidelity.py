@@ -5,7 +5,9 @@ score; Kendall's tau and Spearman's rho between the score and the table's mean t
 accuracy are printed for the whole pool and for its equal-budget part (the networks fitted
 into [0.9 T, T] and the naive network: where a search for a budget compares candidates),
 with the seconds each estimator spends per network on this machine and that cost as a
-share of one full training run of the table (timed with the table's threads per run). The estimators:
+share of one full training run of the table. The recipes train as the table did, ``--workers``
+runs side by side with their share of the cores each (``nas.train_pool``), so that the share
+compares like with like. The estimators:
 
 - the proxy recipes of the experiment specs: a class-balanced subset of the training
   images, a few epochs at 32 px, validation accuracy (``--recipes``: SIZE x EPOCHS);
@@ -23,7 +25,7 @@ Each score is appended to ``scores.jsonl`` in ``--work``, so a killed run resume
 
 Usage: ``python experiments/benchmarks/proxy_fidelity.py [--table
 experiments/data/ground_truth_fashion_mnist.json] [--recipes 10000x2,10000x1,5000x2,5000x1]
-[--seed 2]``.
+[--seed 2] [--workers 2]``.
 Needs Debian's dataset-fashion-mnist.
 """
 
@@ -42,7 +44,8 @@ from nas import journal
 from nas.data import DataSpec, load_dataset
 from nas.estimators import ESTIMATORS, estimate
 from nas.ranking import kendall_tau, spearman_rho
-from nas.train import TrainConfig, train
+from nas.train import TrainConfig, TrainResult
+from nas.train_pool import cores_per_worker, train_many
 from search_spaces import architecture_from_dict
 
 GOAL_TAU = 0.6  # the goal: tau >= 0.6 against the ground truth on the equal-budget part ...
@@ -50,13 +53,8 @@ MAX_SHARE = 1 / 20  # ... at no more than 1/20 of full training's cost
 TAU_TIE = 0.05  # taus this close count as equal; the cheaper estimator wins
 
 
-def recipe_scores(name: str, size: int, epochs: int, arch_dict: dict[str, Any], resolution: int, seed: int,
-                  data_cache: dict[int, Any]) -> list[dict[str, Any]]:  # fmt: skip
+def recipe_records(name: str, result: TrainResult) -> list[dict[str, Any]]:
     """The proxy recipe's validation accuracy and its TSE, from one training run."""
-    if size not in data_cache:
-        data_cache[size] = load_dataset(DataSpec("fashion-mnist", train_size=size, val_size=5000), seed=seed)
-    result = train(architecture_from_dict(arch_dict), data_cache[size],
-                   TrainConfig(epochs=epochs, batch_size=128, resolution=resolution, seed=seed))  # fmt: skip
     ok = result.status == "ok"
     tse = -sum(r.train_loss for r in result.history) if ok else math.nan
     return [{"estimator": name, "value": result.val_accuracy if ok else math.nan, "seconds": result.seconds},
@@ -73,13 +71,20 @@ def main() -> None:
     )
     parser.add_argument("--seed", type=int, default=2, help="the estimators' seed: one the table did not train with")
     parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="recipe runs side by side, each with its share of the cores: as the table trained (nas.train_pool)",
+    )
     parser.add_argument("--work", default="runs/proxy-fidelity")
     parser.add_argument("--out", default="experiments/data/proxy_fidelity_fashion_mnist.json")
     args = parser.parse_args()
     table = json.loads(Path(args.table).read_text())
-    threads = table.get("threads", [2])
-    # the estimators run with the full runs' threads per run, so that "of full" compares like with like
-    torch.set_num_threads(threads[0] if len(threads) == 1 else 2)
+    threads = cores_per_worker(args.workers)
+    if table.get("threads") != [threads]:  # "of full" compares like with like only at the table's threads per run
+        print(f"note: the table trained with {table.get('threads')} threads per run, these runs with {threads}")
+    torch.set_num_threads(threads)
     networks = [n for n in table["networks"] if n["mean"] is not None]
     if len(networks) < 3:
         raise SystemExit(f"{args.table}: {len(networks)} networks have ground truth yet; at least 3 are needed")
@@ -87,23 +92,30 @@ def main() -> None:
     done = {(r["estimator"], r["hash"]): r for r in journal.read(log_path) if r.get("seed") == args.seed}
     recipes = [(f"proxy {s}x{e}", int(s), int(e)) for s, e in (r.split("x") for r in args.recipes.split(",") if r)]
     estimators = [*ESTIMATORS, *(name for name, _, _ in recipes), *(f"TSE {name}" for name, _, _ in recipes)]
-    data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0)
-    cache: dict[int, Any] = {}
-    for i, n in enumerate(networks):
-        fresh: list[dict[str, Any]] = []
-        for name in ESTIMATORS:
-            if (name, n["hash"]) not in done:
-                s = estimate(name, architecture_from_dict(n["architecture"]), data, resolution=args.resolution,
-                             target_resolution=224, num_classes=1000, seed=args.seed)  # fmt: skip
-                fresh.append({"estimator": name, "value": s.value, "seconds": s.seconds})
-        for name, size, epochs in recipes:
-            if (name, n["hash"]) not in done:
-                fresh += recipe_scores(name, size, epochs, n["architecture"], args.resolution, args.seed, cache)
-        for record in fresh:
-            record["hash"], record["seed"] = n["hash"], args.seed
+
+    def keep(records: list[dict[str, Any]], key: str) -> None:
+        for record in records:
+            record["hash"], record["seed"] = key, args.seed
             journal.append(log_path, record)
-            done[(record["estimator"], n["hash"])] = record
-        print(f"[{i + 1}/{len(networks)}] {n['name']}: scored", flush=True)
+            done[(record["estimator"], key)] = record
+
+    data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0)
+    for n in networks:  # the zero-cost scores and the counts, timed one by one in this process
+        fresh = [estimate(name, architecture_from_dict(n["architecture"]), data, resolution=args.resolution,
+                          target_resolution=224, num_classes=1000, seed=args.seed)
+                 for name in ESTIMATORS if (name, n["hash"]) not in done]  # fmt: skip
+        keep([{"estimator": s.estimator, "value": s.value, "seconds": s.seconds} for s in fresh], n["hash"])
+    print(f"{len(ESTIMATORS)} estimators at initialisation: {len(networks)} networks scored", flush=True)
+    for size in sorted({size for _, size, _ in recipes}):  # the recipes, a pool per subset size
+        jobs = [((name, n["hash"]), architecture_from_dict(n["architecture"]),
+                 TrainConfig(epochs=epochs, batch_size=128, resolution=args.resolution, seed=args.seed))
+                for name, s, epochs in recipes if s == size
+                for n in networks if (name, n["hash"]) not in done]  # fmt: skip
+        runs = train_many(jobs, DataSpec("fashion-mnist", train_size=size, val_size=5000), data_seed=args.seed,
+                          workers=args.workers, threads=threads)  # fmt: skip
+        for j, ((name, key), result) in enumerate(runs):
+            keep(recipe_records(name, result), key)
+            print(f"[{j + 1}/{len(jobs)}] {name}: {result.seconds:.1f} s", flush=True)
 
     full = statistics.fmean(s for n in networks for s in n["seconds"])
     parts = {"all": networks, "equal budget": [n for n in networks if n["group"] in ("budget", "naive")]}
