@@ -77,11 +77,12 @@ def main() -> None:
         default=2,
         help="recipe runs side by side, each with its share of the cores: as the table trained (nas.train_pool)",
     )
+    parser.add_argument("--threads", type=int, help="threads per run (default: the cores shared out among the workers)")
     parser.add_argument("--work", default="runs/proxy-fidelity")
     parser.add_argument("--out", default="experiments/data/proxy_fidelity_fashion_mnist.json")
     args = parser.parse_args()
     table = json.loads(Path(args.table).read_text())
-    threads = cores_per_worker(args.workers)
+    threads = args.threads or cores_per_worker(args.workers)
     if table.get("threads") != [threads]:  # "of full" compares like with like only at the table's threads per run
         print(f"note: the table trained with {table.get('threads')} threads per run, these runs with {threads}")
     torch.set_num_threads(threads)
