@@ -197,3 +197,22 @@ def test_progressive_proxy_becomes_the_trainer_schedule():
     assert [(s.size, s.first_epoch, s.end_epoch) for s in schedule] == [(16, 0, 2), (32, 2, 4)]
     assert [s.dropout for s in schedule] == pytest.approx([0.1, 0.3])
     assert RunPlan.from_spec(spec_from_dict({"target": {"flops": 1e8}})).train.progressive is None
+
+
+def test_large_sources_get_the_measured_proxy_recipe(tmp_path):
+    from nas.spec import PROXY_EPOCHS, PROXY_TRAIN_SIZE
+
+    proxy = {"dataset": "cifar10", "path": str(tmp_path)}  # the path is only checked to exist here
+    target = {"flops": 1e8}
+    spec = spec_from_dict({"target": target, "proxy": proxy})
+    assert (spec.proxy.data.train_size, spec.proxy.train.epochs) == (PROXY_TRAIN_SIZE, PROXY_EPOCHS)
+    assert (spec.verify.train_size, spec.verify.epochs) == (2 * PROXY_TRAIN_SIZE, 2 * PROXY_EPOCHS)
+    given = spec_from_dict({"target": target, "proxy": proxy | {"train_size": 3000, "epochs": 4}}).proxy
+    assert (given.data.train_size, given.train.epochs) == (3000, 4)
+    every = spec_from_dict({"target": target, "proxy": proxy | {"train_size": None}}).proxy
+    assert every.data.train_size is None  # all, written out
+    digits = spec_from_dict({"target": target}).proxy  # a small source: every image, the trainer's epochs
+    assert (digits.data.train_size, digits.train.epochs) == (None, 3)
+    path = tmp_path / "spec.yaml"
+    path.write_text(dump_spec(spec))
+    assert load_spec(path) == spec  # the resolved recipe is written out, so it round-trips
