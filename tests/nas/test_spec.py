@@ -9,7 +9,7 @@ import yaml
 
 from nas.cli import main
 from nas.data import DEFAULT_FASHION_MNIST
-from nas.spec import SpecError, dump_spec, load_spec, spec_from_dict
+from nas.spec import PROXY_EPOCHS, PROXY_TRAIN_SIZE, SpecError, dump_spec, load_spec, spec_from_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -200,8 +200,6 @@ def test_progressive_proxy_becomes_the_trainer_schedule():
 
 
 def test_large_sources_get_the_measured_proxy_recipe(tmp_path):
-    from nas.spec import PROXY_EPOCHS, PROXY_TRAIN_SIZE
-
     proxy = {"dataset": "cifar10", "path": str(tmp_path)}  # the path is only checked to exist here
     target = {"flops": 1e8}
     spec = spec_from_dict({"target": target, "proxy": proxy})
