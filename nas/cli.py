@@ -18,9 +18,9 @@ from typing import Any, NoReturn
 
 import torch
 
-from nas.data import MAX_CLASSES, Dataset
 from nas.progress import format_duration
-from nas.train import OPTIMIZERS, SCHEDULES, ProgressiveConfig, TrainConfig
+from nas.training.data import MAX_CLASSES, Dataset
+from nas.training.train import OPTIMIZERS, SCHEDULES, ProgressiveConfig, TrainConfig
 from search_spaces import (
     Architecture,
     ArchitectureError,
@@ -148,7 +148,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     params, flops = sum(r.params for r in rows), sum(r.flops for r in rows)
     fv = None
     if args.fvcore:
-        from nas.costs import fvcore_flops
+        from nas.measure.costs import fvcore_flops
 
         fv = fvcore_flops(arch, resolution=resolution, num_classes=args.num_classes)
     if args.json:
@@ -264,9 +264,9 @@ def _precision(dtype: torch.dtype | None) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train an architecture on a dataset, optionally with progressive learning."""
-    from nas.data import DataError, load_dataset, parse_data_arg
-    from nas.device import DeviceError, amp_dtype, resolve_device
-    from nas.train import EpochRecord, evaluate, train
+    from nas.training.data import DataError, load_dataset, parse_data_arg
+    from nas.training.device import DeviceError, amp_dtype, resolve_device
+    from nas.training.train import EpochRecord, evaluate, train
 
     arch, _ = load_architecture_with_metrics(args.arch)
     config = _train_config(args)
@@ -293,7 +293,7 @@ def cmd_train(args: argparse.Namespace) -> int:
           f"{flops:,} FLOPs at {config.resolution} px; {config.epochs} epochs, batch {config.batch_size}, "
           f"{config.optimizer} lr {config.lr:g}; on {device} in {_precision(amp_dtype(device))}")  # fmt: skip
     if config.progressive is not None:
-        from nas.train import progressive_schedule
+        from nas.training.train import progressive_schedule
 
         print("progressive learning: stage  epochs  size  dropout  randaug  mixup")
         progressive = config.resolved_progressive()
@@ -353,13 +353,13 @@ def _evaluate_weights(arch: Architecture, data: Dataset, weights: str, resolutio
 
 def cmd_search(args: argparse.Namespace) -> int:
     """Run a search from a YAML spec into a run directory (or resume one)."""
-    from nas.data import DataError
-    from nas.executors import execute_search
     from nas.report import write_reports
     from nas.rundir import RunError, prepare_run_dir
+    from nas.search.executors import execute_search
+    from nas.search.study import discard_unstarted
+    from nas.search.verify import run_verification
     from nas.spec import SpecError
-    from nas.study import discard_unstarted
-    from nas.verify import run_verification
+    from nas.training.data import DataError
 
     if args.spec is None and not (args.resume and args.out):
         raise UsageError("nas search: SPEC.yaml is required (it may be left out only with --resume --out RUN_DIR)")
@@ -401,11 +401,11 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Add worker processes to a running search through its shared database (another machine)."""
-    from nas.data import DataError
-    from nas.executors import join_search
     from nas.plan import RunPlan
     from nas.rundir import RunError
+    from nas.search.executors import join_search
     from nas.spec import SpecError
+    from nas.training.data import DataError
 
     try:
         plan = RunPlan.load(args.spec)
@@ -419,12 +419,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     """Time every layer configuration of a spec's space on this machine: a cost table for ``target.table``."""
-    from nas.cost_table import ProfileSettings, TableError
-    from nas.device import DeviceError
+    from nas.measure.cost_table import ProfileSettings, TableError
     from nas.plan import RunPlan
     from nas.profile_run import run_profile
     from nas.rundir import RunError
     from nas.spec import SpecError, read_spec_data, spec_from_dict
+    from nas.training.device import DeviceError
     from search_spaces.files import OutputError
 
     try:
@@ -458,8 +458,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Regenerate the reports of a run directory from its study."""
     from nas.report import write_reports
     from nas.rundir import RunError
+    from nas.search.study import load_run
     from nas.spec import SpecError
-    from nas.study import load_run
 
     run_dir = Path(args.run_dir)
     try:
@@ -488,10 +488,10 @@ def _coefficients(text: str) -> tuple[float, float, float]:
 
 def _scale_grid(args: argparse.Namespace) -> int:
     """``nas scale SPEC.yaml``: the alpha, beta, gamma grid search, then the family."""
-    from nas.data import DataError
     from nas.rundir import RunError, prepare_run_dir
-    from nas.scale_run import run_grid
+    from nas.scale.run import run_grid
     from nas.spec import SpecError
+    from nas.training.data import DataError
 
     if args.base or args.coefficients or args.table or args.phi is not None:
         raise UsageError("nas scale SPEC.yaml: the base, grid and phi come from the spec (space.base, scale.*)")
@@ -507,7 +507,7 @@ def _scale_grid(args: argparse.Namespace) -> int:
 
 def cmd_scale(args: argparse.Namespace) -> int:
     """Emit a compound-scaled family from a base architecture."""
-    from nas.family_files import write_family
+    from nas.scale.family_files import write_family
     from scaling.compound import flops_product
     from scaling.family import compound_family, table_family
 

@@ -207,6 +207,11 @@ class Objective:
             return [absolute_reward(accuracy, cost, self.budget, beta=self.beta)]
         return [mnas_reward(accuracy, cost, self.budget, alpha=self.alpha, beta=self.beta)]
 
+    def untrained_values(self, cost: float) -> list[float]:
+        """The values of a candidate that was not trained (skipped, screened out, over a hard
+        budget): reward 0, below every trained one; for ``pareto``, accuracy 0 at its cost."""
+        return [0.0] if self.single else [0.0, float(cost)]
+
     def reward(self, values: Sequence[float]) -> float | None:
         """The scalar reward of ``values`` (None for a Pareto search)."""
         return values[0] if self.single else None

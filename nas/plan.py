@@ -16,16 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nas.measure.cost_table import CostTable, TableError, space_layers
+from nas.measure.costs import StepSettings, StepTime, StepTimeCache
+from nas.objectives import Objective
+from nas.spec import ExperimentSpec, SpecError, load_spec, spec_from_dict, spec_to_dict
+from nas.training.data import DataError, Dataset, DataSpec, load_dataset
+from nas.training.train import TrainConfig
 from scaling.budget import BUDGET_METRICS, Fit, fit_to_budget, scale_to_budget
 from search_spaces import SPACES, Architecture, ArchitectureError, Space, load_architecture
 from search_spaces.files import printable
-
-from .cost_table import CostTable, TableError, space_layers
-from .costs import StepSettings, StepTime, StepTimeCache
-from .data import DataError, Dataset, DataSpec, load_dataset
-from .objectives import Objective
-from .spec import ExperimentSpec, SpecError, load_spec, spec_from_dict, spec_to_dict
-from .train import TrainConfig
 
 __all__ = ["RunPlan"]
 

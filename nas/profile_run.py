@@ -1,6 +1,6 @@
 """``nas profile SPEC.yaml --out TABLE.json``: the cost table of a spec's space on this machine.
 
-See ``nas.cost_table`` for what is timed and how a table predicts. The table is written
+See ``nas.measure.cost_table`` for what is timed and how a table predicts. The table is written
 once complete (atomically, never over an existing file); until then every timed entry is
 in ``TABLE.json.partial.jsonl``, and the same command resumes from it.
 """
@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from nas.measure.cost_table import CostTable, ProfileSettings, calibration_networks, profile, space_layers
+from nas.plan import RunPlan
+from nas.rundir import RunError
 from scaling import FitError
 from search_spaces import Architecture
 from search_spaces.files import new_output_file
-
-from .cost_table import CostTable, ProfileSettings, calibration_networks, profile, space_layers
-from .plan import RunPlan
-from .rundir import RunError
 
 __all__ = ["MAX_ENTRIES", "fit_multipliers", "run_profile"]
 

@@ -17,16 +17,13 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from search_spaces import architecture_from_record, dumps_architecture
-from search_spaces.files import OutputDir
-
-from .objectives import Record
-from .plan import RunPlan
-from .progress import MS_METRICS
-from .ranking import kendall_tau
-from .results import best_trial, pareto_trials, ranked_trials
-from .screen import screen_history
-from .verify import (
+from nas.measure.ranking import kendall_tau
+from nas.objectives import Record
+from nas.plan import RunPlan
+from nas.progress import MS_METRICS
+from nas.search.results import best_trial, pareto_trials, ranked_trials
+from nas.search.screen import screen_history
+from nas.search.verify import (
     NAIVE,
     Verified,
     naive_contender,
@@ -35,6 +32,8 @@ from .verify import (
     verified_results,
     versus_naive,
 )
+from search_spaces import architecture_from_record, dumps_architecture
+from search_spaces.files import OutputDir
 
 __all__ = ["write_reports"]
 
@@ -68,7 +67,7 @@ _METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "fit_width
 
 def screen_summary(plan: RunPlan, trials: list[FrozenTrial]) -> str:
     """The screen's account: how many candidates it scored and screened out, and its own rank
-    correlation with the proxy accuracy of those it let train (``nas.screen``)."""
+    correlation with the proxy accuracy of those it let train (``nas.search.screen``)."""
     screen = plan.spec.proxy.screen
     assert screen is not None
     history = screen_history(trials)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nas.plan import RunPlan
+from nas.spec import dump_spec, spec_to_dict
 from search_spaces.files import OutputDir, OutputError, real_path
-
-from .plan import RunPlan
-from .spec import dump_spec, spec_to_dict
 
 __all__ = ["SPEC_FILE", "RunError", "create_run_dir", "open_run_dir", "prepare_run_dir"]
 

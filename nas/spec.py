@@ -16,15 +16,14 @@ from typing import Any
 
 import yaml
 
+from nas.measure.costs import StepSettings
+from nas.measure.estimators import ESTIMATORS
+from nas.objectives import ABS_BETA, KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
+from nas.training.data import MAX_CLASSES, DataSpec
+from nas.training.train import TrainConfig
 from search_spaces import SPACES, ArchitectureError, load_architecture
 from search_spaces.architecture import MAX_RESOLUTION
 from search_spaces.files import name_problem, printable
-
-from .costs import StepSettings
-from .data import MAX_CLASSES, DataSpec
-from .estimators import ESTIMATORS
-from .objectives import ABS_BETA, KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
-from .train import TrainConfig
 
 __all__ = [
     "ExperimentSpec",
@@ -123,10 +122,10 @@ class TargetSpec:
 
     At most one budget: ``flops`` (multiply-adds), ``params``, ``latency_ms`` (measured on
     this machine at batch 1) or ``step_time`` (one training step in ms, measured as
-    ``step`` says, ``nas.costs.StepSettings``). The cost metric is the budget's; without
+    ``step`` says, ``nas.measure.costs.StepSettings``). The cost metric is the budget's; without
     one, FLOPs (step time for the ``training_aware`` objective).
 
-    ``table``: a cost table written by ``nas profile`` (``nas.cost_table``) predicts
+    ``table``: a cost table written by ``nas profile`` (``nas.measure.cost_table``) predicts
     ``latency_ms`` or ``step_time`` instead of measuring each candidate on this machine.
     The run plan reads and checks it (``RunPlan.from_spec``); workers and Ray nodes get its
     entries with the plan and never read the file.
@@ -227,11 +226,11 @@ class ObjectiveSpec:
 
 @dataclass(frozen=True)
 class ScreenSpec:
-    """``proxy.screen``: score each fitted candidate with a cheap estimator (``nas.estimators``)
+    """``proxy.screen``: score each fitted candidate with a cheap estimator (``nas.measure.estimators``)
     and train only those whose score ranks in the top ``keep`` share of the candidates scored
     so far. The first ``warmup`` candidates are all trained; from then on, if Kendall's tau
     between the score and the proxy accuracy of the trained candidates falls below
-    ``min_tau``, the run warns and stops screening (``nas.screen``).
+    ``min_tau``, the run warns and stops screening (``nas.search.screen``).
     """
 
     estimator: str = "synflow"
@@ -258,8 +257,8 @@ class ProxySpec:
     """How accuracy is estimated: the cheap training run of every candidate.
 
     Written flat in YAML: ``dataset``, ``path``, ``train_size`` and ``val_size`` are the
-    data (``nas.data.DataSpec``); every other key is a field of the trainer's recipe
-    (``nas.train.TrainConfig``, whose defaults are the proxy's), but ``seed``: the
+    data (``nas.training.data.DataSpec``); every other key is a field of the trainer's recipe
+    (``nas.training.train.TrainConfig``, whose defaults are the proxy's), but ``seed``: the
     experiment's ``seed`` seeds the proxy, and ``screen`` (``ScreenSpec``; off by default).
     On ``fashion-mnist``, ``mnist`` and ``cifar10``, ``train_size`` and ``epochs`` left out
     are the measured recipe's (``PROXY_TRAIN_SIZE``, ``PROXY_EPOCHS``); ``train_size: null``
@@ -416,7 +415,7 @@ class ScaleSpec:
 
 @dataclass(frozen=True)
 class VerifySpec:
-    """Top-k re-evaluation after the search (``nas.verify``; MnasNet retrained its top 15).
+    """Top-k re-evaluation after the search (``nas.search.verify``; MnasNet retrained its top 15).
 
     Left out, ``enabled`` is on for real datasets (all but ``digits`` and ``synthetic``),
     ``epochs`` is twice the proxy's and ``train_size`` twice the proxy's subset (all the

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import torch
 
-from nas.costs import fvcore_flops, fvcore_model_flops
+from nas.measure.costs import fvcore_flops, fvcore_model_flops
 from search_spaces import build_model, count_flops, load_architecture
 
 

@@ -3,7 +3,7 @@
 For each mode (``latency``: batch-1 forward, one thread, at 224 px; ``step``: one training
 step at batch 8, two threads, at 128 px), the benchmark
 
-1. profiles the space (``nas.cost_table``: every layer configuration it can produce, and
+1. profiles the space (``nas.measure.cost_table``: every layer configuration it can produce, and
    the factor calibrated on 5 networks of the space),
 2. draws ``--networks`` random architectures of the space (seeded, none of them among the
    calibration networks), measures each end to end with the same settings, and predicts
@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from nas import journal
-from nas.cost_table import ProfileSettings, calibration_networks, measure_network, profile, space_layers
-from nas.ranking import kendall_tau
+from nas.measure.cost_table import ProfileSettings, calibration_networks, measure_network, profile, space_layers
+from nas.measure.ranking import kendall_tau
 from search_spaces import MBConvSpace, load_architecture
 
 SPACES: dict[str, dict[str, Any]] = {

@@ -42,10 +42,10 @@ from typing import Any
 import yaml
 
 from nas import journal
-from nas.data import DataSpec
 from nas.progress import format_duration
-from nas.train import TrainConfig
-from nas.train_pool import cores_per_worker, train_many
+from nas.training.data import DataSpec
+from nas.training.train import TrainConfig
+from nas.training.train_pool import cores_per_worker, train_many
 from scaling import scale_to_budget
 from search_spaces import (
     Architecture,
@@ -169,7 +169,7 @@ def main() -> None:
         "--workers",
         type=int,
         default=2,
-        help="training runs side by side, each with its share of the cores (see nas.train_pool)",
+        help="training runs side by side, each with its share of the cores (see nas.training.train_pool)",
     )
     parser.add_argument("--report", action="store_true", help="only report the runs finished so far")
     args = parser.parse_args()

@@ -7,7 +7,7 @@ first, so the chosen coefficients would be partly an artefact of the proxy. This
 1. takes ``--points`` landed grid candidates of the spec (``scaling.land_candidate``, as
    ``nas scale`` lands them), spread evenly over alpha, so the depth range is covered;
 2. trains each exactly as the grid does (the spec's proxy data and recipe, at the proxy
-   size ``nas.scale_run.proxy_size`` gives), with the spec's epochs and with ``--longer``
+   size ``nas.scale.run.proxy_size`` gives), with the spec's epochs and with ``--longer``
    times as many, ``--seeds`` seeds each;
 3. prints both rankings, their Kendall tau and Spearman rho, each recipe's winner, and the
    seeds' spread, and writes them to ``--out``.
@@ -31,11 +31,11 @@ from typing import Any
 import torch
 
 from nas import journal
+from nas.measure.ranking import kendall_tau, spearman_rho
 from nas.plan import RunPlan
 from nas.progress import format_duration
-from nas.ranking import kendall_tau, spearman_rho
-from nas.scale_run import land, plan_candidates, proxy_size
-from nas.train import train
+from nas.scale.run import land, plan_candidates, proxy_size
+from nas.training.train import train
 from scaling.grid import Candidate, GridSkip
 from search_spaces import Architecture, architecture_hash, count_flops, load_architecture
 

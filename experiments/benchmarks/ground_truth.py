@@ -13,7 +13,7 @@ minutes instead of hours. The pool (seeded, so the same command builds the same 
 Full training: every training image but the 5,000 held out for validation, ``--epochs``
 epochs at ``--resolution`` px, ``--seeds`` seeds (the trainer's default recipe: AdamW,
 one-cycle, batch 128), scored on the test split. ``--workers`` runs train side by side,
-each with its share of the cores (``nas.train_pool``); the table records the threads per
+each with its share of the cores (``nas.training.train_pool``); the table records the threads per
 run. Each finished run is appended to ``train.jsonl`` in ``--work``; a killed run resumes
 with the same command, and progress shows the time left. The table is rewritten after
 every run to ``--out`` (``complete`` says whether every run is in), with each
@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from nas import journal
-from nas.data import DataSpec
 from nas.progress import format_duration
-from nas.train import TrainConfig
-from nas.train_pool import cores_per_worker, train_many
+from nas.training.data import DataSpec
+from nas.training.train import TrainConfig
+from nas.training.train_pool import cores_per_worker, train_many
 from scaling import FitError, fit_to_budget, scale_to_budget
 from search_spaces import (
     Architecture,
@@ -103,7 +103,7 @@ def main() -> None:
         "--workers",
         type=int,
         default=2,
-        help="training runs side by side, each with its share of the cores (see nas.train_pool)",
+        help="training runs side by side, each with its share of the cores (see nas.training.train_pool)",
     )
     parser.add_argument("--work", default="runs/ground-truth", help="the resumable journal's folder")
     parser.add_argument("--out", default="experiments/data/ground_truth_fashion_mnist.json")

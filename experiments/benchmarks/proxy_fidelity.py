@@ -6,14 +6,14 @@ accuracy are printed for the whole pool and for its equal-budget part (the netwo
 into [0.9 T, T] and the naive network: where a search for a budget compares candidates),
 with the seconds each estimator spends per network on this machine and that cost as a
 share of one full training run of the table. The recipes train as the table did, ``--workers``
-runs side by side with their share of the cores each (``nas.train_pool``), so that the share
+runs side by side with their share of the cores each (``nas.training.train_pool``), so that the share
 compares like with like. The estimators:
 
 - the proxy recipes of the experiment specs: a class-balanced subset of the training
   images, a few epochs at 32 px, validation accuracy (``--recipes``: SIZE x EPOCHS);
 - TSE (Ru et al. 2021, arXiv 2006.04492): the negated sum of the per-epoch mean training
   losses of the same runs, which costs nothing beyond them;
-- zero-cost scores at initialisation (``nas.estimators``): synflow, naswot, grad_norm, snip;
+- zero-cost scores at initialisation (``nas.measure.estimators``): synflow, naswot, grad_norm, snip;
 - parameter count and FLOPs, the baselines every estimator must beat.
 
 Every estimator uses ``--seed`` (default 2, a seed the table did not train with), so that a
@@ -41,11 +41,11 @@ from typing import Any
 import torch
 
 from nas import journal
-from nas.data import DataSpec, load_dataset
-from nas.estimators import ESTIMATORS, estimate
-from nas.ranking import kendall_tau, spearman_rho
-from nas.train import TrainConfig, TrainResult
-from nas.train_pool import cores_per_worker, train_many
+from nas.measure.estimators import ESTIMATORS, estimate
+from nas.measure.ranking import kendall_tau, spearman_rho
+from nas.training.data import DataSpec, load_dataset
+from nas.training.train import TrainConfig, TrainResult
+from nas.training.train_pool import cores_per_worker, train_many
 from search_spaces import architecture_from_dict
 
 GOAL_TAU = 0.6  # the goal: tau >= 0.6 against the ground truth on the equal-budget part ...
@@ -75,7 +75,7 @@ def main() -> None:
         "--workers",
         type=int,
         default=2,
-        help="recipe runs side by side, each with its share of the cores: as the table trained (nas.train_pool)",
+        help="recipe runs side by side, a share of the cores each, as the table trained (nas.training.train_pool)",
     )
     parser.add_argument("--threads", type=int, help="threads per run (default: the cores shared out among the workers)")
     parser.add_argument("--work", default="runs/proxy-fidelity")

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import torch
 
-from nas.data import DataError, DataSpec, load_dataset
-from nas.executors import execute_search
 from nas.objectives import mnas_reward
 from nas.plan import RunPlan
 from nas.report import write_reports
 from nas.rundir import create_run_dir
+from nas.search.executors import execute_search
 from nas.spec import spec_from_dict
-from nas.train import train
+from nas.training.data import DataError, DataSpec, load_dataset
+from nas.training.train import train
 from scaling import scale_to_budget
 from search_spaces import load_architecture
 

@@ -3,7 +3,7 @@
 EfficientNetV2 (P2 §3.2, Table 3) finds that Fused-MBConv in the early stages trains faster
 than MBConv, and that fusing every stage does not. This script measures the same question
 on this machine with the step time that the training-aware search uses
-(``nas.costs.measure_step_time``: forward, backward and optimizer step, median of k steps):
+(``nas.measure.costs.measure_step_time``: forward, backward and optimizer step, median of k steps):
 
 1. variants of a V2 network that differ only in the conv op per stage, at equal channels,
    kernels, expansions and depths: all MBConv, Fused-MBConv in stages 1-3 (V2's own
@@ -24,7 +24,7 @@ import argparse
 import dataclasses
 import statistics
 
-from nas.costs import StepSettings, measure_step_time
+from nas.measure.costs import StepSettings, measure_step_time
 from search_spaces import Architecture, count_flops, count_params, load_architecture
 
 

@@ -1,7 +1,7 @@
 """Training runs side by side: one run with all the cores against one run per core.
 
 Trains the same network ``--runs`` times (one epoch on ``--images`` Fashion-MNIST images
-at 32 px, the trainer's default recipe) with ``nas.train_pool.train_many`` in two ways,
+at 32 px, the trainer's default recipe) with ``nas.training.train_pool.train_many`` in two ways,
 alternating them over ``--rounds`` rounds: one process with every core's thread, the runs
 one after another; and one spawned process per core with one thread each, side by side.
 It prints the wall time of each, the training seconds per run, and the throughput ratio
@@ -19,9 +19,9 @@ import os
 import statistics
 import time
 
-from nas.data import DataSpec
-from nas.train import TrainConfig
-from nas.train_pool import train_many
+from nas.training.data import DataSpec
+from nas.training.train import TrainConfig
+from nas.training.train_pool import train_many
 from scaling import scale_to_budget
 from search_spaces import count_flops, load_architecture
 

@@ -4,7 +4,7 @@ Part 1 times the same training step (forward, backward, AdamW step) on Efficient
 built by ``build_model`` and on B0 written below as a minimal, self-contained PyTorch
 module, alternating the two in rounds, at 32 and 64 px. It prints images/s and the ratio.
 
-Part 2 trains ``experiments/archs/small-mbconv.json`` with ``nas.train.train`` for the same
+Part 2 trains ``experiments/archs/small-mbconv.json`` with ``nas.training.train.train`` for the same
 number of epochs at a fixed 32 px and with progressive learning (16 -> 32 px over 4 stages),
 on Fashion-MNIST when installed (synthetic data otherwise), and prints the seconds spent in
 training steps and the ratio.
@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nas.data import DataError, DataSpec, load_dataset
-from nas.train import ProgressiveConfig, TrainConfig, train
+from nas.training.data import DataError, DataSpec, load_dataset
+from nas.training.train import ProgressiveConfig, TrainConfig, train
 from search_spaces import build_model, load_architecture
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from nas.cli import main
-from nas.data import DEFAULT_FASHION_MNIST
 from nas.spec import PROXY_EPOCHS, PROXY_TRAIN_SIZE, SpecError, dump_spec, load_spec, spec_from_dict
+from nas.training.data import DEFAULT_FASHION_MNIST
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -185,7 +185,7 @@ def test_yaml_tags_are_not_executed(capsys, tmp_path):
 
 def test_progressive_proxy_becomes_the_trainer_schedule():
     from nas.plan import RunPlan
-    from nas.train import progressive_schedule
+    from nas.training.train import progressive_schedule
 
     proxy = {"epochs": 4, "resolution": 32, "progressive": {"stages": 2, "randaug": [0, 0]}}
     spec = spec_from_dict({"target": {"flops": 1e8}, "proxy": proxy})

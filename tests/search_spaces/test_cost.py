@@ -6,7 +6,7 @@ import pytest
 import torch
 from fvcore.nn import FlopCountAnalysis
 
-from nas.costs import fvcore_flops
+from nas.measure.costs import fvcore_flops
 from search_spaces import Stage, build_model, count_flops, count_params, load_architecture, preset_names
 from search_spaces.blocks import FusedMBConv, MBConv
 from search_spaces.cost import block_cost

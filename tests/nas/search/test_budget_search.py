@@ -1,0 +1,168 @@
+"""Budget-true search: candidates fitted into [lower T, T], trial 0 the naive network, each
+network trained once, and verification against the naive network."""
+
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+
+from nas.plan import RunPlan
+from search_spaces import architecture_from_dict, architecture_hash, count_flops, preset_path
+
+T = 100e6
+FAST = {"dataset": "digits", "resolution": 8, "epochs": 1, "batch_size": 64, "threads": 1}
+
+
+def budget_spec(write_spec, **sections):
+    """B0 for a 100M budget at 224 px (10 classes), trained on digits at 8 px."""
+    base = {
+        "space": {"base": "efficientnet-b0", "width": None},
+        "target": {"resolution": 224, "num_classes": 10, "flops": T, "lower": 0.9},
+        "proxy": FAST,
+        "search": {"trials": 3, "sampler": "random", "pruner": "none"},
+    }
+    for key, value in sections.items():
+        base[key] = {**base.get(key, {}), **value}
+    return write_spec(**base)
+
+
+def test_fitted_search_lands_in_the_band_and_starts_from_the_naive_network(cli, write_spec, trials_csv, tmp_path):
+    spec = budget_spec(write_spec)
+    out = tmp_path / "run"
+    code, stdout, err = cli("search", spec, "--out", out)
+    assert code == 0, err
+    assert "warm start: trial 0 is efficientnet-b0 scaled uniformly to the budget" in stdout
+    table = trials_csv(out)
+    assert table[0]["warm_start"] == "naive"
+    naive = RunPlan.load(spec).naive()
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{out / 'study.db'}")
+    first = architecture_from_dict(study.trials[0].user_attrs["architecture"])
+    assert architecture_hash(first) == architecture_hash(naive.arch) and float(table[0]["flops"]) == naive.cost
+    for row in table:
+        if row["accuracy"]:  # every trained candidate lands in [0.9 T, T]
+            assert 0.9 * T <= float(row["flops"]) <= T and float(row["fit_width"]) > 0
+            assert float(row["cost_before_fit"]) > 0
+        else:
+            assert "cannot land" in row["reason"]
+    best = json.loads((out / "best.json").read_text())
+    assert 0.9 * T <= best["metrics"]["flops"] <= T
+    assert best["metrics"]["flops"] == count_flops(architecture_from_dict(best), resolution=224, num_classes=10)
+
+
+def test_a_candidate_that_cannot_land_is_not_trained(cli, write_spec, trials_csv, tmp_path):
+    # lower 1.0: only a network at exactly T lands, which channel rounding never gives
+    out = tmp_path / "run"
+    code, _, err = cli("search", budget_spec(write_spec, target={"lower": 1.0}), "--out", out)
+    assert code == 1 and "no trial completed" in err
+    for row in trials_csv(out):
+        assert row["state"] == "COMPLETE" and "cannot land in [1 x budget, budget]" in row["reason"]
+        assert row["accuracy"] == "" and float(row["reward"]) == 0.0 and row["train_seconds"] == ""
+
+
+def test_each_network_is_trained_and_verified_once(cli, write_spec, trials_csv, tmp_path):
+    # A space of one network (a base whose stages all use kernel 3 and expansion 6, and
+    # single choices): trial 0 trains it, as the naive network; every later trial takes its result.
+    b0 = json.loads(preset_path("efficientnet-b0").read_text())
+    b0["stages"] = [{**stage, "kernel": 3, "expand": 6} for stage in b0["stages"][:3]]
+    b0["name"] = "uniform"
+    base = tmp_path / "uniform.json"
+    base.write_text(json.dumps(b0))
+    one = {"base": str(base), "kernel": [3], "expand": [6], "se": [0.25], "layers": [0], "width": [1.0],
+           "stem": [1.0], "head": [1.0]}  # fmt: skip
+    out = tmp_path / "run"
+    spec = budget_spec(write_spec, space=one, search={"trials": 4},
+                       verify={"enabled": True, "top_k": 3, "seeds": 2, "epochs": 1})  # fmt: skip
+    code, stdout, err = cli("search", spec, "--out", out)
+    assert code == 0, err
+    table = trials_csv(out)
+    assert table[0]["warm_start"] == "naive" and table[0]["same_as"] == "" and float(table[0]["train_seconds"]) > 0
+    for row in table[1:]:
+        assert row["same_as"] == "0" and row["accuracy"] == table[0]["accuracy"] and row["train_seconds"] == ""
+    runs = [json.loads(line) for line in (out / "verify.jsonl").read_text().splitlines()]
+    verified = [(r["trial"], r["seed"]) for r in runs]
+    assert len(verified) == len(set(verified))
+    # the one network is verified once, as trial 0, which is also the naive network (not retrained as such)
+    assert sorted(verified) == [(0, 0), (0, 1)]
+    report = (out / "report.md").read_text()
+    assert "against B0 scaled to the budget: +0.00 ± 0.00 points (2 seeds)" in report
+    assert "the search found nothing better than B0 scaled to the budget" in report
+    best = json.loads((out / "best.json").read_text())["metrics"]
+    assert best["naive"] is True and best["trial"] == 0 and best["versus_naive"]["seeds"] == 2
+    assert "against B0 scaled to the budget" in stdout
+
+
+def test_pareto_and_unfittable_budgets_are_not_fitted(write_spec):
+    from nas.spec import spec_from_dict
+
+    def plan(**target):
+        return RunPlan.from_spec(spec_from_dict({"target": target}))
+
+    assert plan(flops=T).fits and plan(params=2e6).fits
+    assert not plan(flops=T, lower="none").fits and not plan(latency_ms=5.0).fits
+    assert not RunPlan.from_spec(spec_from_dict({"objective": {"type": "pareto"}, "target": {"flops": T}})).fits
+
+
+@pytest.mark.parametrize(("lower", "message"), [(0.0, "must be in (0, 1]"), (1.5, "must be in (0, 1]")])
+def test_bad_lower(cli, write_spec, tmp_path, lower, message):
+    code, _, err = cli("search", budget_spec(write_spec, target={"lower": lower}), "--out", tmp_path / "run")
+    assert code == 2 and f"target.lower: {message}" in err
+
+
+def test_naive_contender_and_the_paired_comparison(write_spec):
+    from nas.search.verify import NAIVE, naive_contender, versus_naive
+
+    plan = RunPlan.load(budget_spec(write_spec))
+    naive = naive_contender(plan)
+    assert naive is not None and naive.number == NAIVE and 0.9 * T <= naive.user_attrs["flops"] <= T
+    twin = type(naive)(7, {"arch_hash": architecture_hash(plan.naive().arch)})
+    assert naive_contender(plan, [twin]).number == 7  # a trial that is the naive network stands for it
+    done = {(3, 0): {"accuracy": 0.80, "status": "ok"}, (3, 1): {"accuracy": 0.84, "status": "ok"},
+            (NAIVE, 0): {"accuracy": 0.78, "status": "ok"},
+            (NAIVE, 1): {"accuracy": 0.80, "status": "failed"}}  # fmt: skip
+    versus = versus_naive(3, NAIVE, done)
+    # the naive network's seed 1 failed: only seed 0 is paired
+    assert versus is not None and versus.seeds == 1 and versus.points == pytest.approx(2.0)
+    assert versus.text() == "against B0 scaled to the budget: +2.00 ± 0.00 points (1 seeds)"
+    assert versus_naive(4, NAIVE, done) is None
+
+
+def test_warm_start_presets_and_files_run_first_fitted_to_the_budget(cli, write_spec, trials_csv, tmp_path):
+    from search_spaces import load_architecture
+
+    k5 = json.loads(preset_path("efficientnet-b0").read_text())
+    k5["stages"] = [{**stage, "kernel": 5} for stage in k5["stages"]]
+    (tmp_path / "k5.json").write_text(json.dumps(k5))
+    # B1 and B2 have the same layer counts (ceil of 1.1x and 1.2x B0's) and uniform widths: one point
+    spec = budget_spec(write_spec, search={"trials": 3, "warm_start": ["efficientnet-b2", str(tmp_path / "k5.json"),
+                                                                       "efficientnet-b1"]})  # fmt: skip
+    out = tmp_path / "run"
+    code, stdout, err = cli("search", spec, "--out", out)
+    assert code == 0, err
+    assert "efficientnet-b1 is the same point of the space as an earlier one; not enqueued twice" in stdout
+    table = trials_csv(out)
+    assert [r["warm_start"] for r in table] == ["naive", "efficientnet-b2", str(tmp_path / "k5.json")]
+    plan = RunPlan.load(spec)
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{out / 'study.db'}")
+    for number, ref in ((1, "efficientnet-b2"), (2, str(tmp_path / "k5.json"))):
+        # B2 is B0 with 1.1x the widths and more layers: the fit removes the uniform width
+        fitted = plan.fit(plan.space.decode(plan.space.params_of(load_architecture(ref))))
+        trained = architecture_from_dict(study.trials[number].user_attrs["architecture"])
+        assert architecture_hash(trained) == architecture_hash(fitted.arch)
+        assert 0.9 * T <= float(table[number]["flops"]) <= T
+
+
+@pytest.mark.parametrize(
+    ("warm", "message"),
+    [
+        ("efficientnet-b4", "search.warm_start[0]: efficientnet-b4 is not a point of the mbconv space: s2.layers 4 "
+                            "is not among the space's choices [1, 2, 3]"),
+        ("efficientnetv2-s", "has 6 stages; the space around efficientnet-b0 has 7"),
+        ("no/such.json", "search.warm_start[0]: "),
+    ],
+)  # fmt: skip
+def test_a_warm_start_outside_the_space_is_a_spec_error(cli, write_spec, tmp_path, warm, message):
+    out = tmp_path / "run"
+    code, _, err = cli("search", budget_spec(write_spec, search={"warm_start": [warm]}), "--out", out)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and not out.exists()

@@ -1,0 +1,83 @@
+"""``nas train``: outputs, saved weights, ``--evaluate``, and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[3]
+SMALL = str(ROOT / "experiments/archs/small-mbconv.json")
+FAST = ["--data", "digits", "--epochs", "2", "--batch-size", "32", "--resolution", "16", "--threads", "1"]
+
+
+def test_train_writes_outputs_and_evaluates(cli, capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, err = cli("train", SMALL, *FAST, "--out", str(out_dir), "--evaluate")
+    assert code == 0, err
+    assert "epoch 1/2" in out and "epoch 2/2" in out and "img/s" in out and "left" in out
+    assert "test accuracy" in out
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and len(metrics["history"]) == 2
+    assert metrics["test_accuracy"] > 0.8 and metrics["config"]["epochs"] == 2
+    state = torch.load(out_dir / "weights.pt", weights_only=True)
+    assert "classifier.weight" in state
+    # Evaluate the saved weights on the test split: same number as at the end of training.
+    code, out, _ = cli("train", SMALL, *FAST, "--evaluate", "--weights", str(out_dir / "weights.pt"))
+    assert code == 0
+    assert f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out
+
+
+def test_progressive_prints_the_schedule(cli, capsys):
+    code, out, _ = cli("train", SMALL, *FAST, "--progressive", "--stages", "2", "--min-size", "8")
+    assert code == 0
+    assert "progressive learning" in out
+    assert "8px" in out and "16px" in out
+
+
+def test_failed_run_exits_1(cli, capsys, tmp_path):
+    argv = [*FAST, "--optimizer", "sgd", "--lr", "1e12", "--schedule", "constant", "--weight-decay", "0"]
+    code, out, _ = cli("train", SMALL, *argv, "--out", str(tmp_path / "r"))
+    assert code == 1 and "failed" in out and "non-finite training loss" in out
+    assert json.loads((tmp_path / "r" / "metrics.json").read_text())["status"] == "failed"
+    assert not (tmp_path / "r" / "weights.pt").exists()
+
+
+BAD = [
+    (["--data", "nosuch"], "neither a dataset name"),
+    (["--data", "digits", "--epochs", "0"], "--epochs: must be >= 1, got 0"),
+    (["--data", "digits", "--epochs", "2", "--progressive", "--stages", "3"], "--stages: must be in [1, epochs=2]"),
+    (["--data", "digits", "--lr", "-1"], "--lr: must be a finite number >= 0"),
+    (["--data", "digits", "--randaug", "40"], "--randaug: must be in [0, 30), got 40.0"),
+    (["--data", "digits", "--weights", "w.pt"], "--weights: only used with --evaluate"),
+    (["--data", "digits", "--evaluate", "--weights", "/nonexistent.pt"], "--weights: /nonexistent.pt does not exist"),
+    (["--data", "digits", "--train-size", "5000"], "train_size: 5000 exceeds"),
+    (["--data", "npz:/nonexistent.npz"], "/nonexistent.npz does not exist"),
+    ([], "--data"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD, ids=[" ".join(b[0]) or "none" for b in BAD])
+def test_bad_input_exits_2(cli, capsys, argv, message):
+    code, _, err = cli("train", SMALL, *argv)
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_weights_that_do_not_fit(cli, capsys, tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save({"nope": torch.zeros(1)}, path)
+    code, _, err = cli("train", SMALL, "--data", "digits", "--evaluate", "--weights", str(path))
+    assert code == 2 and "does not fit small-mbconv" in err
+    path.write_bytes(b"junk")
+    code, _, err = cli("train", SMALL, "--data", "digits", "--evaluate", "--weights", str(path))
+    assert code == 2 and "cannot load" in err
+
+
+def test_existing_output_directory_is_refused(cli, capsys, tmp_path):
+    (tmp_path / "keep.txt").write_text("mine")
+    code, _, err = cli("train", SMALL, *FAST, "--out", str(tmp_path))
+    assert code == 2 and "already exists" in err
+    assert (tmp_path / "keep.txt").read_text() == "mine"
