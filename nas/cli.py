@@ -20,6 +20,7 @@ import torch
 
 from nas.progress import format_duration
 from nas.training.data import MAX_CLASSES, Dataset
+from nas.training.threads import set_process_threads
 from nas.training.train import OPTIMIZERS, SCHEDULES, ProgressiveConfig, TrainConfig
 from search_spaces import (
     Architecture,
@@ -283,7 +284,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     except DataError as exc:
         raise UsageError(str(exc)) from None
     if config.threads:
-        torch.set_num_threads(config.threads)
+        set_process_threads(config.threads)
     print(data.describe())
     if args.weights:
         return _evaluate_weights(arch, data, args.weights, config.resolution, evaluate)
@@ -368,7 +369,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     except (SpecError, RunError) as exc:
         raise UsageError(str(exc)) from None
     if args.threads:
-        torch.set_num_threads(args.threads)
+        set_process_threads(args.threads)
     try:
         try:
             study = execute_search(plan, run_dir, resume=args.resume, trials=args.trials)
@@ -383,20 +384,24 @@ def cmd_search(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; continue with: nas search {args.spec} --out {run_dir} --resume", file=sys.stderr)
         raise
-    summary = write_reports(plan, study, run_dir)
-    best = summary["best"]
+    choice = write_reports(plan, study, run_dir)
     stored = "".join(f"{f}, " for f in ("study.db", "study.journal") if (run_dir / f).exists())
     print(f"wrote {run_dir}/: spec.yaml, {stored}trials.csv, report.md, report.png, "
-          f"pareto/ ({len(summary['front'])})" + (", best.json" if best is not None else ""))  # fmt: skip
-    if summary["versus_naive"] is not None:
-        print(f"best.json, {summary['versus_naive'].text()}")
-    if summary["naive_wins"]:
+          f"pareto/ ({_front_size(run_dir)})" + (", best.json" if choice.network is not None else ""))  # fmt: skip
+    if choice.versus_naive is not None:
+        print(f"best.json, {choice.versus_naive.text()}")
+    if choice.naive_wins:
         print("the search found nothing better than B0 scaled to the budget at this budget and proxy: "
               "best.json is the naive network")  # fmt: skip
-    if best is None:
+    if choice.network is None:
         print("no trial completed, so there is no best.json", file=sys.stderr)
         return 1
     return 0
+
+
+def _front_size(run_dir: Path) -> int:
+    """How many Pareto members the reports wrote (``pareto/trial-*.json``)."""
+    return len(list((run_dir / "pareto").glob("trial-*.json")))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -447,6 +452,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
             repeats=args.repeats,
             resolution=t.resolution,
             num_classes=t.num_classes,
+            optimizer=plan.train.optimizer,
         )
         run_profile(plan, args.out, settings, max_entries=args.max_entries, calibrate=args.calibrate)
     except (ValueError, RunError, OutputError, TableError, DeviceError) as exc:
@@ -466,9 +472,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         plan, study = load_run(run_dir)
     except (SpecError, RunError) as exc:
         raise UsageError(str(exc)) from None
-    summary = write_reports(plan, study, run_dir)
-    print(f"wrote {run_dir}/trials.csv, report.md, report.png, pareto/ ({len(summary['front'])})"
-          + (", best.json" if summary["best"] is not None else ""))  # fmt: skip
+    choice = write_reports(plan, study, run_dir)
+    print(f"wrote {run_dir}/trials.csv, report.md, report.png, pareto/ ({_front_size(run_dir)})"
+          + (", best.json" if choice.network is not None else ""))  # fmt: skip
     return 0
 
 

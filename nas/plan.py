@@ -21,6 +21,7 @@ from nas.measure.costs import StepSettings, StepTime, StepTimeCache
 from nas.objectives import Objective
 from nas.spec import ExperimentSpec, SpecError, load_spec, spec_from_dict, spec_to_dict
 from nas.training.data import DataError, Dataset, DataSpec, load_dataset
+from nas.training.threads import worker_threads
 from nas.training.train import TrainConfig
 from scaling.budget import BUDGET_METRICS, Fit, fit_to_budget, scale_to_budget
 from search_spaces import SPACES, Architecture, ArchitectureError, Space, load_architecture
@@ -75,10 +76,15 @@ class RunPlan:
         return dataclasses.replace(plan, table=cost_table)
 
     def table_settings(self) -> dict[str, Any]:
-        """What a cost table must have been measured for to predict this search's cost."""
-        mode = "step" if self.cost_metric == "step_time" else "latency"
+        """What a cost table must have been measured with to predict this search's cost: a
+        training step as ``target.step`` times it (batch, threads, the proxy's optimizer),
+        or a batch-1, one-thread forward pass (MnasNet's latency, PM §5)."""
         t = self.spec.target
-        return {"mode": mode, "resolution": t.resolution, "num_classes": t.num_classes, "in_channels": 3}
+        common = {"resolution": t.resolution, "num_classes": t.num_classes, "in_channels": 3}
+        if self.cost_metric == "step_time":
+            step = {"batch_size": self.step.batch_size, "threads": self.step.threads, "optimizer": self.train.optimizer}
+            return {"mode": "step", **common, **step}
+        return {"mode": "latency", **common, "batch_size": 1, "threads": 1}
 
     @classmethod
     def load(cls, path: str | Path, *, purpose: str = "search") -> RunPlan:
@@ -158,6 +164,11 @@ class RunPlan:
                 raise SpecError(f"search.warm_start[{i}]: {printable(ref, limit=80)} is not a point of the "
                                 f"{self.spec.space.type} space: {exc}") from None  # fmt: skip
         return points
+
+    def worker_threads(self, workers: int = 1, *, cpus: float | None = None) -> int:
+        """Torch threads for each of ``workers`` training processes, or for a Ray trial given
+        ``cpus``: ``proxy.threads`` where set, else the machine's share (``nas.training.threads``)."""
+        return worker_threads(workers, cpus=cpus, given=self.train.threads)
 
     @property
     def measures_steps(self) -> bool:

@@ -21,17 +21,10 @@ from nas.measure.ranking import kendall_tau
 from nas.objectives import Record
 from nas.plan import RunPlan
 from nas.progress import MS_METRICS
-from nas.search.results import best_trial, pareto_trials, ranked_trials
+from nas.search.choice import Choice, final_choice
+from nas.search.results import pareto_trials, ranked_trials
 from nas.search.screen import screen_history
-from nas.search.verify import (
-    NAIVE,
-    Verified,
-    naive_contender,
-    read_verified,
-    verified_best,
-    verified_results,
-    versus_naive,
-)
+from nas.search.verify import Verified
 from search_spaces import architecture_from_record, dumps_architecture
 from search_spaces.files import OutputDir
 
@@ -191,51 +184,60 @@ def _cost_text(plan: RunPlan) -> str:
     return f"{plan.cost_metric} at {t.resolution} px, {t.num_classes} classes"
 
 
-def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: int = 10) -> dict[str, Any]:
-    """Write every output file of the run directory from the study; returns a summary."""
-    spec, objective = plan.spec, plan.objective
+def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: int = 10) -> Choice:
+    """Write every output file of the run directory from the study; returns the run's ``Choice``."""
     out = OutputDir.existing(run_dir, what="run directory")
     trials = study.get_trials(deepcopy=False)
     names: list[str] = []
     for t in trials:
         names.extend(n for n in t.params if n not in names)
-    verified = verified_results(plan, study, run_dir)
-    naive = verified.pop(NAIVE, None)
+    choice = final_choice(plan, study, run_dir)
+    verified = choice.results or {}
     _write_trials_csv(out, trials, names, verified)
-    best = best_trial(study, objective)
-    number = verified_best(objective, verified)
-    if number is not None:  # the best mean verified score, not the luckiest proxy run
-        best = next(t for t in trials if t.number == number)
-    versus = None
-    if naive is not None and number is not None:
-        versus = versus_naive(number, naive.trial, read_verified(run_dir))
-    # the naive network wins when its mean verified score is the best of all (it may be a trial itself)
-    naive_wins = naive is not None and verified_best(objective, {**verified, naive.trial: naive}) == naive.trial
-    front = pareto_trials(study, objective)
-    record: Record | None = best
-    if naive_wins and naive is not None and naive.trial == NAIVE:  # the search found nothing better
-        record = naive_contender(plan)
-    if record is not None:
-        arch = architecture_from_record(record.user_attrs["architecture"])
-        metrics = _metrics(record)
-        if naive_wins:
-            metrics["naive"] = True
-        if naive_wins and naive is not None:
-            metrics.update(_verified_metrics(naive))
-        elif record.number in verified:
-            metrics.update(_verified_metrics(verified[record.number]))
-        if versus is not None:
-            metrics["versus_naive"] = dataclasses.asdict(versus)
-        out.write("best.json", dumps_architecture(arch, metrics), replace=True)
+    if choice.network is not None:
+        out.write("best.json", _best_json(choice), replace=True)
+    front = pareto_trials(study, plan.objective)
+    _write_pareto(out, plan, front)
+    _plot(out, plan, trials, front, choice.best, verified)
+    lines = _summary_lines(plan, trials, choice)
+    lines += _top_lines(plan, ranked_trials(study, plan.objective)[:top_k])
+    lines += _verification_lines(plan, verified, sum(t.user_attrs.get("seconds", 0.0) for t in trials))
+    lines += ["", f"## Pareto set ({len(front)}, `pareto/`)", "", "| trial | accuracy | cost |", "|---|---|---|"]
+    for t in front:
+        lines.append(f"| {t.number} | {_fmt(t.user_attrs['accuracy'], 'acc')} | {t.user_attrs['cost']:.6g} |")
+    lines += ["", "![accuracy against cost](report.png)", ""]
+    out.write("report.md", "\n".join(lines), replace=True)
+    return choice
+
+
+def _best_json(choice: Choice) -> str:
+    """``best.json``: the chosen network's architecture with its metrics (and verified runs)."""
+    record = choice.network
+    assert record is not None
+    metrics = _metrics(record)
+    if choice.naive_wins:
+        metrics["naive"] = True
+    if choice.verified is not None:
+        metrics.update(_verified_metrics(choice.verified))
+    if choice.versus_naive is not None:
+        metrics["versus_naive"] = dataclasses.asdict(choice.versus_naive)
+    return dumps_architecture(architecture_from_record(record.user_attrs["architecture"]), metrics)
+
+
+def _write_pareto(out: OutputDir, plan: RunPlan, front: list[FrozenTrial]) -> None:
+    """``pareto/trial-NNNN.json``: the front's members, replacing the previous set."""
     pareto = out.folder("pareto")
     for old in pareto.root.glob("trial-*.json"):
         old.unlink()
     for t in front:
         arch = dataclasses.replace(architecture_from_record(t.user_attrs["architecture"]),
-                                   name=f"{spec.name}-trial-{t.number}")  # fmt: skip
+                                   name=f"{plan.spec.name}-trial-{t.number}")  # fmt: skip
         pareto.write(f"trial-{t.number:04d}.json", dumps_architecture(arch, _metrics(t)))
-    _plot(out, plan, trials, front, best, verified)
 
+
+def _summary_lines(plan: RunPlan, trials: list[FrozenTrial], choice: Choice) -> list[str]:
+    """The report's head: what ran, how long, and what was chosen."""
+    spec, objective = plan.spec, plan.objective
     states: dict[str, int] = {}
     for t in trials:
         states[t.state.name] = states.get(t.state.name, 0) + 1
@@ -245,13 +247,12 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
     ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
     wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
     key, metric, budget = objective.score_key, plan.cost_metric, objective.budget
-    ranked = ranked_trials(study, objective)[:top_k]
     lines = [
         f"# {spec.name}",
         "",
         f"- space: `{spec.space.type}` around `{spec.space.base_ref}`; sampler `{spec.search.sampler}`, pruner "
         f"`{spec.search.pruner}`",
-        f"- objective: `{spec.objective.type}` ({plan.objective.describe()}); cost: {_cost_text(plan)}"
+        f"- objective: `{spec.objective.type}` ({objective.describe()}); cost: {_cost_text(plan)}"
         + (f"; budget {budget:.6g}" if budget is not None else ""),
         f"- proxy: `{plan.data.dataset}` at {plan.train.resolution} px, {plan.train.epochs} epochs, "
         f"train size {plan.data.train_size or 'all'} (validation accuracy; the test split is not used)",
@@ -259,27 +260,33 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
         f"- time: {wall:.0f} s wall from first trial start to last trial end; {train_seconds:.0f} s proxy training; "
         f"{seconds:.0f} s in trials",
     ]
+    best = choice.best
     if best is not None:
         cost_kind = "ms" if metric in MS_METRICS else "M"
         reward = f", reward {_fmt(best.user_attrs.get('reward'), 'r')}" if key == "reward" else ""
         cost = _fmt(best.user_attrs["cost"], cost_kind)
         accuracy = _fmt(best.user_attrs["accuracy"], "acc")
-        chosen_by = f"by mean verified {key}" if best.number in verified else f"by proxy {key}"
-        written = record is best  # else best.json is the naive network
-        lines.append(f"- best ({chosen_by}): trial {best.number}, accuracy {accuracy}, {metric} {cost}{reward}"
-                     + (" -> `best.json`" if written else ""))  # fmt: skip
-    if versus is not None:
-        lines.append(f"- {versus.text()} (verified accuracy, paired by seed)")
-    if naive_wins and naive is not None:
+        lines.append(f"- best ({choice.reason}): trial {best.number}, accuracy {accuracy}, {metric} {cost}{reward}"
+                     + ("" if choice.is_naive else " -> `best.json`"))  # fmt: skip
+    if choice.versus_naive is not None:
+        lines.append(f"- {choice.versus_naive.text()} (verified accuracy, paired by seed)")
+    if choice.naive_wins and choice.verified is not None:
+        mean = _fmt(choice.verified.mean, "r")
         lines.append(f"- the search found nothing better than B0 scaled to the budget at this budget and proxy: "
-                     f"the naive network (mean verified {key} {_fmt(naive.mean, 'r')}) -> `best.json`")  # fmt: skip
+                     f"the naive network (mean verified {key} {mean}) -> `best.json`")  # fmt: skip
     if plan.spec.proxy.screen is not None:
         lines.append(f"- {screen_summary(plan, trials)}")
+    return lines
+
+
+def _top_lines(plan: RunPlan, ranked: list[FrozenTrial]) -> list[str]:
+    """The top-k table, best first by the objective's score."""
     steps = any("step_time" in t.user_attrs for t in ranked)
     ratios = any("step_ratio" in t.user_attrs for t in ranked)
     header = ["trial", "accuracy", "FLOPs", "params"] + (["step ms (IQR)"] if steps else []) + (
         ["S", "P"] if ratios else []) + ["reward", "seconds"]  # fmt: skip
-    lines += ["", f"## Top {len(ranked)} by {key}", "", "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]
+    lines = ["", f"## Top {len(ranked)} by {plan.objective.score_key}", "",
+             "| " + " | ".join(header) + " |", "|---" * len(header) + "|"]  # fmt: skip
     for t in ranked:
         a = t.user_attrs
         cells = [str(t.number), _fmt(a.get("accuracy"), "acc"), _fmt(a.get("flops"), "M"), _fmt(a.get("params"), "M")]
@@ -289,11 +296,4 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
             cells += [_fmt(a.get("step_ratio"), "r"), _fmt(a.get("param_ratio"), "r")]
         cells += [_fmt(a.get("reward"), "r"), _fmt(a.get("seconds"), "f")]
         lines.append("| " + " | ".join(cells) + " |")
-    lines += _verification_lines(plan, verified, seconds)
-    lines += ["", f"## Pareto set ({len(front)}, `pareto/`)", "", "| trial | accuracy | cost |", "|---|---|---|"]
-    for t in front:
-        lines.append(f"| {t.number} | {_fmt(t.user_attrs['accuracy'], 'acc')} | {t.user_attrs['cost']:.6g} |")
-    lines += ["", "![accuracy against cost](report.png)", ""]
-    out.write("report.md", "\n".join(lines), replace=True)
-    return {"best": best, "front": front, "states": states, "wall": wall, "train_seconds": train_seconds,
-            "trial_seconds": seconds, "versus_naive": versus, "naive_wins": naive_wins}  # fmt: skip
+    return lines

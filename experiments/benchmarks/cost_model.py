@@ -11,9 +11,8 @@ import statistics
 import time
 from collections.abc import Callable
 
-import torch
-
 from nas.measure.costs import fvcore_flops, fvcore_model_flops
+from nas.training.threads import set_process_threads
 from search_spaces import build_model, count_flops, load_architecture
 
 
@@ -34,7 +33,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7, help="timed fvcore runs (analytic runs: 100x more)")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_process_threads(args.threads)
     arch = load_architecture(args.arch)
 
     analytic = count_flops(arch, resolution=args.resolution)

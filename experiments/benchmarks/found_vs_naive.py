@@ -44,8 +44,9 @@ import yaml
 from nas import journal
 from nas.progress import format_duration
 from nas.training.data import DataSpec
+from nas.training.threads import worker_threads
 from nas.training.train import TrainConfig
-from nas.training.train_pool import cores_per_worker, train_many
+from nas.training.train_pool import train_many
 from scaling import scale_to_budget
 from search_spaces import (
     Architecture,
@@ -191,7 +192,7 @@ def main() -> None:
     todo = [] if args.report else missing
     print(f"full recipe: {len(missing)} of {args.seeds * len(nets)} runs to go"
           + (" (--report: none is run now)" if args.report else ""), flush=True)  # fmt: skip
-    threads = cores_per_worker(args.workers)
+    threads = worker_threads(args.workers)
     jobs = [((seed, net), net.arch, TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution,
                                                 seed=seed)) for seed, net in todo]  # fmt: skip
     spent: list[tuple[int, float]] = []

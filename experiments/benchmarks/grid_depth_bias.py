@@ -28,13 +28,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from nas import journal
 from nas.measure.ranking import kendall_tau, spearman_rho
 from nas.plan import RunPlan
 from nas.progress import format_duration
 from nas.scale.run import land, plan_candidates, proxy_size
+from nas.training.threads import set_process_threads
 from nas.training.train import train
 from scaling.grid import Candidate, GridSkip
 from search_spaces import Architecture, architecture_hash, count_flops, load_architecture
@@ -67,7 +66,7 @@ def main() -> None:
     parser.add_argument("--work", default="runs/grid-depth-bias")
     parser.add_argument("--out", default="experiments/data/grid_depth_bias.json")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    set_process_threads(2)
     plan = RunPlan.load(args.spec, purpose="scale")
     base = load_architecture(plan.spec.space.base_ref)
     points = landed_points(plan, args.points)

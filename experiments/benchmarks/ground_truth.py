@@ -36,8 +36,9 @@ from typing import Any
 from nas import journal
 from nas.progress import format_duration
 from nas.training.data import DataSpec
+from nas.training.threads import worker_threads
 from nas.training.train import TrainConfig
-from nas.training.train_pool import cores_per_worker, train_many
+from nas.training.train_pool import train_many
 from scaling import FitError, fit_to_budget, scale_to_budget
 from search_spaces import (
     Architecture,
@@ -116,7 +117,7 @@ def main() -> None:
     todo = [(seed, name, arch) for seed in range(args.seeds) for name, _, arch in networks
             if (architecture_hash(arch), seed) not in done]  # fmt: skip
     print(f"{len(networks)} networks x {args.seeds} seeds: {len(todo)} runs to go", flush=True)
-    threads = cores_per_worker(args.workers)
+    threads = worker_threads(args.workers)
     jobs = [((seed, name, arch), arch, TrainConfig(epochs=args.epochs, batch_size=128, resolution=args.resolution,
                                                    seed=seed)) for seed, name, arch in todo]  # fmt: skip
     spent: list[tuple[float, float]] = []

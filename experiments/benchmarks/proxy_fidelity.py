@@ -44,8 +44,9 @@ from nas import journal
 from nas.measure.estimators import ESTIMATORS, estimate
 from nas.measure.ranking import kendall_tau, spearman_rho
 from nas.training.data import DataSpec, load_dataset
+from nas.training.threads import set_process_threads, worker_threads
 from nas.training.train import TrainConfig, TrainResult
-from nas.training.train_pool import cores_per_worker, train_many
+from nas.training.train_pool import train_many
 from search_spaces import architecture_from_dict
 
 GOAL_TAU = 0.6  # the goal: tau >= 0.6 against the ground truth on the equal-budget part ...
@@ -82,10 +83,10 @@ def main() -> None:
     parser.add_argument("--out", default="experiments/data/proxy_fidelity_fashion_mnist.json")
     args = parser.parse_args()
     table = json.loads(Path(args.table).read_text())
-    threads = args.threads or cores_per_worker(args.workers)
+    threads = args.threads or worker_threads(args.workers)
     if table.get("threads") != [threads]:  # "of full" compares like with like only at the table's threads per run
         print(f"note: the table trained with {table.get('threads')} threads per run, these runs with {threads}")
-    torch.set_num_threads(threads)
+    set_process_threads(threads)
     networks = [n for n in table["networks"] if n["mean"] is not None]
     if len(networks) < 3:
         raise SystemExit(f"{args.table}: {len(networks)} networks have ground truth yet; at least 3 are needed")

@@ -20,8 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 from nas.objectives import mnas_reward
 from nas.plan import RunPlan
 from nas.report import write_reports
@@ -29,6 +27,7 @@ from nas.rundir import create_run_dir
 from nas.search.executors import execute_search
 from nas.spec import spec_from_dict
 from nas.training.data import DataError, DataSpec, load_dataset
+from nas.training.threads import set_process_threads
 from nas.training.train import train
 from scaling import scale_to_budget
 from search_spaces import load_architecture
@@ -122,7 +121,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-quality", action="store_true", help="only measure the engine overhead")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_process_threads(args.threads)
     if not args.skip_quality:
         try:
             load_dataset(DataSpec(args.dataset, train_size=args.train_size))

@@ -20,6 +20,7 @@ import statistics
 import time
 
 from nas.training.data import DataSpec
+from nas.training.threads import worker_threads
 from nas.training.train import TrainConfig
 from nas.training.train_pool import train_many
 from scaling import scale_to_budget
@@ -45,7 +46,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for (label, runs), workers in zip(walls.items(), (1, cores), strict=True):
             start = time.perf_counter()
-            results = list(train_many(jobs, data, workers=workers, threads=cores // workers))
+            results = list(train_many(jobs, data, workers=workers, threads=worker_threads(workers)))
             runs.append(time.perf_counter() - start)
             assert all(r.status == "ok" for _, r in results), results
             train_s[label] += [r.seconds for _, r in results]

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.training.data import DataError, DataSpec, load_dataset
+from nas.training.threads import set_process_threads
 from nas.training.train import ProgressiveConfig, TrainConfig, train
 from search_spaces import build_model, load_architecture
 
@@ -155,7 +156,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--train-size", type=int, default=10000)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    set_process_threads(args.threads)
     builder_vs_plain(args.batch, args.rounds, args.steps)
     progressive_vs_fixed(args.epochs, args.train_size)
 

@@ -45,8 +45,10 @@ import torch
 from torch import nn
 
 from nas import journal
-from nas.measure.costs import timed_runs
+from nas.measure.costs import timed_runs, training_step
 from nas.training.device import device_problem, resolve_device
+from nas.training.threads import torch_threads
+from nas.training.train import OPTIMIZERS
 from search_spaces import Architecture, Space, build_model
 from search_spaces.blocks import ConvBNAct
 from search_spaces.registry import block_kind
@@ -85,6 +87,7 @@ class ProfileSettings:
     resolution: int = 224
     num_classes: int = 1000
     in_channels: int = 3
+    optimizer: str = "adamw"
 
     def __post_init__(self) -> None:
         checks = [
@@ -97,6 +100,7 @@ class ProfileSettings:
             ("repeats", self.repeats >= 1, ">= 1"),
             ("resolution", self.resolution >= 1, ">= 1"),
             ("num_classes", self.num_classes >= 1, ">= 1"),
+            ("optimizer", self.optimizer in OPTIMIZERS, ", ".join(OPTIMIZERS)),
         ]  # fmt: skip
         for name, ok, rule in checks:
             if not ok:
@@ -156,64 +160,45 @@ def network_layers(arch: Architecture, *, resolution: int, in_channels: int = 3)
     return out
 
 
-def _runner(model: nn.Module, x: torch.Tensor, settings: ProfileSettings, *, classifier: bool,
-            device: torch.device) -> Callable[[], None]:  # fmt: skip
-    """One timed call of ``model`` on ``x``: a forward pass, or a training step as ``nas.measure.costs`` times it."""
-    if settings.mode == "latency":
-        model.eval()
+def _runner(model: nn.Module, x: torch.Tensor, settings: ProfileSettings, *, classifier: bool) -> Callable[[], None]:
+    """One timed call of ``model`` on ``x``: a forward pass, or the training step of ``nas.measure.costs``."""
+    if settings.mode == "step":
+        return training_step(model, x, num_classes=settings.num_classes, optimizer=settings.optimizer,
+                             classifier=classifier)  # fmt: skip
+    model.eval()
 
-        def forward() -> None:
-            with torch.no_grad():
-                model(x)
+    def forward() -> None:
+        with torch.no_grad():
+            model(x)
 
-        return forward
-    model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, foreach=True)
-    y = torch.randint(0, settings.num_classes, (x.shape[0],), device=device)
-
-    def step() -> None:
-        out = model(x)
-        loss = nn.functional.cross_entropy(out, y) if classifier else out.float().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    return step
+    return forward
 
 
 def time_layer(layer: Layer, arch: Architecture, settings: ProfileSettings) -> float:
     """Median milliseconds of one ``layer`` under ``settings`` (channels-last, seeded random input)."""
     device = resolve_device(settings.device)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
-    try:
+    with torch_threads(settings.threads):
         torch.manual_seed(0)
         model = layer.module(arch, settings.num_classes).to(device=device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         x = torch.randn(settings.batch_size, layer.cin, layer.size, layer.size, device=device)
         x = x.contiguous(memory_format=torch.channels_last)
         if settings.mode == "step" and layer.part != "stem":
             x.requires_grad_(True)  # inside a network, every layer but the stem passes a gradient back
-        run = _runner(model, x, settings, classifier=layer.part == "head", device=device)
+        run = _runner(model, x, settings, classifier=layer.part == "head")
         return statistics.median(timed_runs(run, device, settings.warmup, settings.repeats))
-    finally:
-        torch.set_num_threads(previous)
 
 
 def measure_network(arch: Architecture, settings: ProfileSettings) -> float:
     """Median milliseconds of the whole network under ``settings``: what a table predicts."""
     device = resolve_device(settings.device)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(settings.threads)
-    try:
+    with torch_threads(settings.threads):
         torch.manual_seed(0)
         model = build_model(arch, num_classes=settings.num_classes, in_channels=settings.in_channels)
         model = model.to(device=device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         x = torch.randn(settings.batch_size, settings.in_channels, settings.resolution, settings.resolution,
                         device=device).contiguous(memory_format=torch.channels_last)  # fmt: skip
-        run = _runner(model, x, settings, classifier=True, device=device)
+        run = _runner(model, x, settings, classifier=True)
         return statistics.median(timed_runs(run, device, settings.warmup, settings.repeats))
-    finally:
-        torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)

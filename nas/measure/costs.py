@@ -31,6 +31,7 @@ with warnings.catch_warnings():  # fvcore scripts a loss with torch.jit at impor
 
 from nas import journal
 from nas.training.device import device_problem, resolve_device
+from nas.training.threads import torch_threads
 from search_spaces import Architecture, architecture_hash, build_model
 
 __all__ = [
@@ -108,17 +109,12 @@ def measure_latency_ms(
     MnasNet measures single-threaded batch-1 latency (PM §5); ``threads=1`` by default.
     """
     size = arch.resolution if resolution is None else resolution
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads):
         model = build_model(arch, num_classes=num_classes).eval()
         x = torch.zeros(1, 3, size, size)
         with torch.no_grad():
             times = timed_runs(lambda: model(x), torch.device("cpu"), warmup, runs)
         return statistics.median(times)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def timed_runs(run: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> list[float]:
@@ -197,34 +193,45 @@ def measure_step_time(
     Runs in channels-last memory format with the proxy's optimizer (``nas.training.train``), on random
     inputs with a fixed seed. On CUDA each step is synchronized before the clock is read.
     """
-    from nas.training.train import TrainConfig, make_optimizer
-
     s = settings
     if s.resolution is None:
         raise ValueError("resolution: the step-time settings need a resolution")
     device = resolve_device(s.device)  # DeviceError (a ValueError) names a missing GPU
-    previous = torch.get_num_threads()
-    torch.set_num_threads(s.threads)
-    try:
+    with torch_threads(s.threads):
         torch.manual_seed(0)
         model = build_model(arch, num_classes=num_classes, in_channels=in_channels)
-        model = model.to(device=device, memory_format=torch.channels_last).train()  # type: ignore[call-overload]
-        opt = make_optimizer(model, TrainConfig(optimizer=optimizer))
+        model = model.to(device=device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         x = torch.randn(s.batch_size, in_channels, s.resolution, s.resolution, device=device)
         x = x.contiguous(memory_format=torch.channels_last)
-        y = torch.randint(0, num_classes, (s.batch_size,), device=device)
-
-        def step() -> None:
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-
+        step = training_step(model, x, num_classes=num_classes, optimizer=optimizer, classifier=True)
         times = timed_runs(step, device, s.warmup, s.steps)
-    finally:
-        torch.set_num_threads(previous)
     q1, _, q3 = statistics.quantiles(times, n=4, method="inclusive") if len(times) > 1 else (times[0],) * 3
     return StepTime(statistics.median(times), q3 - q1, tuple(times))
+
+
+def training_step(model: torch.nn.Module, x: torch.Tensor, *, num_classes: int, optimizer: str,
+                  classifier: bool) -> Callable[[], None]:  # fmt: skip
+    """One training step of ``model`` on ``x``, as the trainer takes it: forward, loss,
+    backward and ``optimizer``'s step (``nas.training.train.make_optimizer``, the proxy's recipe).
+
+    The one definition of a step that both ``target.step`` and ``nas profile --mode step``
+    time. ``classifier``: the loss is cross-entropy on random labels; else (a layer inside
+    the network) the output's mean, so the gradient still flows back through the layer.
+    """
+    from nas.training.train import TrainConfig, make_optimizer
+
+    model.train()
+    opt = make_optimizer(model, TrainConfig(optimizer=optimizer))
+    y = torch.randint(0, num_classes, (x.shape[0],), device=x.device)
+
+    def step() -> None:
+        out = model(x)
+        loss = torch.nn.functional.cross_entropy(out, y) if classifier else out.float().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return step
 
 
 class StepTimeCache:

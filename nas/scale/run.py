@@ -26,7 +26,6 @@ from nas.plan import RunPlan
 from nas.progress import format_duration
 from nas.rundir import RunError
 from nas.scale.family_files import write_family
-from nas.search.executors import worker_threads
 from nas.training.train_pool import train_many
 from scaling.compound import scaled_resolution
 from scaling.family import FamilyMember, compound_family
@@ -181,7 +180,7 @@ def train_jobs(plan: RunPlan, jobs: list[Job], *, workers: int) -> Iterator[tupl
     """
     runs = [(key, arch, dataclasses.replace(plan.train, resolution=size)) for key, arch, size in jobs]
     results = train_many(runs, plan.data, data_seed=plan.spec.seed, workers=workers,
-                         threads=worker_threads(plan, workers))  # fmt: skip
+                         threads=plan.worker_threads(workers))  # fmt: skip
     for key, result in results:
         if result.status != "ok":
             yield key, math.nan, result.seconds, result.reason

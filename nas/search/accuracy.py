@@ -2,8 +2,9 @@
 
 A trial fits and costs its candidate, then asks a source for its accuracy. A source either
 gives one (``Estimate.accuracy``), or declines with its reason (``Estimate.declined``:
-the candidate stays untrained, with ``Objective.untrained_values``). What it learned along
-the way (a screen score, the earlier trial it recalled) goes into ``Estimate.attrs``.
+the candidate stays untrained, with ``Objective.untrained_values``). What it learns along
+the way (a screen score, the earlier trial it recalled) it records at once through
+``Progress.record``, so that a trial reported mid-way (every epoch, on Ray) carries it.
 
 The sources here:
 
@@ -21,7 +22,7 @@ weights, a table of known accuracies, a cache shared between runs) is one more c
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from nas.measure.estimators import estimate
@@ -56,12 +57,14 @@ class Estimate:
     """A source's answer: ``accuracy`` (validation, in [0, 1]) or None with ``declined`` saying why."""
 
     accuracy: float | None
-    attrs: dict[str, Any] = field(default_factory=dict)
     declined: str | None = None
 
 
 class Progress(Protocol):
-    """What a training source tells its caller while it runs."""
+    """What a source tells its caller while it runs."""
+
+    def record(self, **attrs: Any) -> None:
+        """Trial attributes the source has learned (``nas.search.trial.RUN_ATTRS``)."""
 
     def training_started(self) -> None: ...
 
@@ -107,11 +110,10 @@ class Screened:
                          target_resolution=plan.spec.target.resolution, num_classes=plan.num_classes,
                          batch_size=screen.batch_size, seed=plan.spec.seed)  # fmt: skip
         decision = decide(screen, score.value, self.history())
-        attrs = {"screen_score": score.value, "screen_seconds": score.seconds, "screen": decision.note}
+        progress.record(screen_score=score.value, screen_seconds=score.seconds, screen=decision.note)
         if not decision.train:
-            return Estimate(None, attrs, declined=decision.note)
-        inner = self.inner.estimate(arch, progress)
-        return Estimate(inner.accuracy, {**attrs, **inner.attrs}, inner.declined)
+            return Estimate(None, declined=decision.note)
+        return self.inner.estimate(arch, progress)
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ class Recalled:
         if earlier is None:
             return self.inner.estimate(arch, progress)
         number, accuracy = earlier
-        return Estimate(accuracy, {"same_as": number})
+        progress.record(same_as=number)
+        return Estimate(accuracy)
 
 
 def source_for(

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-import torch
 
 from nas.plan import RunPlan
 from nas.rundir import RunError
@@ -30,16 +29,11 @@ from nas.search.loop import optimize, start_study
 from nas.search.study import fail_interrupted, finished_trials, open_study, redacted_url, running_trials, storage_url
 from nas.spec import SpecError
 from nas.training.data import DataError
-from nas.training.train_pool import cores_per_worker
+from nas.training.threads import set_process_threads
 
-__all__ = ["execute_search", "join_search", "run_workers", "worker_threads"]
+__all__ = ["execute_search", "join_search", "run_workers"]
 
 POLL_S = 0.5
-
-
-def worker_threads(plan: RunPlan, workers: int) -> int:
-    """Threads per worker: ``proxy.threads``, or the machine's cores shared out evenly."""
-    return plan.train.threads or cores_per_worker(workers)
 
 
 BAD_INPUT = 2  # a worker's exit code for input it cannot use (the same code as the CLI's)
@@ -47,7 +41,7 @@ BAD_INPUT = 2  # a worker's exit code for input it cannot use (the same code as 
 
 def _worker(wire: dict[str, Any], run_dir: str, total: int, threads: int, index: int, started_at: float) -> None:
     """One worker process: rebuild the plan, load the study and run trials until the count is reached."""
-    torch.set_num_threads(threads)
+    set_process_threads(threads)
 
     def log(line: str) -> None:
         print(f"[worker {os.getpid()}] {line}", flush=True)
@@ -82,7 +76,7 @@ def run_workers(
 ) -> None:
     """Run ``workers`` processes on ``study`` until ``total`` trials have finished."""
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
-    threads, wire = worker_threads(plan, workers), plan.to_wire()
+    threads, wire = plan.worker_threads(workers), plan.to_wire()
     procs: dict[int, multiprocessing.process.BaseProcess] = {}
     strikes, started, started_at = 0, 0, time.time()
 

@@ -21,7 +21,6 @@ up with the same files as a local run.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -38,6 +37,7 @@ from nas.search.loop import start_study
 from nas.search.screen import ScreenHistory, screen_history
 from nas.search.study import completed, finished_trials, make_sampler, study_storage, worker_id
 from nas.search.trial import RUN_ATTRS, TrialEvaluator, TrialFailed, trained_networks
+from nas.training.threads import set_process_threads
 from search_spaces import Space
 
 __all__ = ["run_ray"]
@@ -59,10 +59,9 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _trainable(config: dict[str, Any], *, wire: dict[str, Any], run_dir: str, threads: int) -> None:
     """One Ray trial: the same evaluation as a local trial, reporting every epoch to Tune."""
-    import torch
     from ray import tune
 
-    torch.set_num_threads(threads)
+    set_process_threads(threads)
     plan = RunPlan.from_wire(wire)
     run = TrialEvaluator(plan, Path(run_dir))
     attrs: dict[str, Any] = {"worker": worker_id()}
@@ -216,7 +215,7 @@ def run_ray(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
     if spec.search.pruner == "asha" and objective.single:
         scheduler = ASHAScheduler(metric=metrics[0], mode=modes[0], time_attr="epoch", max_t=epochs,
                                   grace_period=1, reduction_factor=2)  # fmt: skip
-    threads = max(1, math.floor(r.cpus_per_trial))
+    threads = plan.worker_threads(cpus=r.cpus_per_trial)
     with_spec = tune.with_parameters(_trainable, wire=plan.to_wire(), run_dir=str(run_dir.resolve()),
                                      threads=threads)  # fmt: skip
     trainable = tune.with_resources(with_spec, {"cpu": r.cpus_per_trial, "gpu": r.gpus_per_trial})

@@ -177,7 +177,6 @@ class TrialEvaluator:
                 return self._untrained(attrs, costs["cost"])
             source = source_for(self.plan, self.dataset, lookup=lookup, history=history)
             estimate = source.estimate(fitted, _TrialProgress(self.plan.objective, costs, attrs, clock, on_epoch))
-            attrs.update(estimate.attrs)
             if estimate.accuracy is None:
                 attrs["skipped"] = f"{estimate.declined}; not trained"
                 return self._untrained(attrs, costs["cost"])
@@ -256,6 +255,9 @@ class _TrialProgress:
     clock: _Clock
     on_epoch: EpochHook | None
     losses: list[float] = field(default_factory=list)
+
+    def record(self, **attrs: Any) -> None:
+        self.attrs.update(attrs)
 
     def training_started(self) -> None:
         self.clock.train_started = time.perf_counter()

@@ -25,6 +25,7 @@ from torch import nn
 
 from nas.training.data import Dataset, Split, batches
 from nas.training.device import DEVICE_RULE, DeviceError, amp_dtype, device_problem, resolve_device
+from nas.training.threads import torch_threads
 from search_spaces import Architecture, build_model, count_params
 from search_spaces.architecture import MAX_RESOLUTION
 
@@ -384,6 +385,26 @@ def recalibrate_bn(model: nn.Module, data: Dataset, *, resolution: int, batch_si
         m.momentum = momentum
 
 
+@dataclass
+class _Run:
+    """What every epoch of one training run shares."""
+
+    config: TrainConfig
+    data: Dataset
+    model: nn.Module
+    device: torch.device
+    precision: torch.dtype | None
+    memory_format: torch.memory_format
+    generator: torch.Generator
+    opt: torch.optim.Optimizer
+    sched: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler | None
+
+
+class _Diverged(Exception):
+    """A non-finite loss: the run stops and reports it as failed."""
+
+
 def train(
     arch: Architecture,
     data: Dataset,
@@ -395,11 +416,17 @@ def train(
 ) -> TrainResult:
     """Train ``arch`` (or the given ``model`` of it) on ``data.train``; validate every epoch.
 
-    ``callback`` runs after each epoch; it may raise (a pruner does) to stop the run.
+    ``callback`` runs after each epoch; it may raise (a pruner does) to stop the run. With
+    ``config.threads`` set, torch runs on that many threads for the call and the caller's
+    count is restored after it.
     """
+    with torch_threads(config.threads):
+        return _train(arch, data, config, callback=callback, evaluate_test=evaluate_test, model=model)
+
+
+def _train(arch: Architecture, data: Dataset, config: TrainConfig, *, callback: EpochCallback | None,
+           evaluate_test: bool, model: nn.Module | None) -> TrainResult:  # fmt: skip
     start = time.perf_counter()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     params = count_params(arch, num_classes=data.num_classes, in_channels=data.in_channels)
@@ -407,108 +434,127 @@ def train(
         device = resolve_device(config.device)
     except DeviceError as exc:
         return TrainResult("failed", str(exc), [], time.perf_counter() - start, params)
+    run = _start(arch, data, config, model, device, generator)
+    schedule = _schedule(arch, config)
+    result = TrainResult("ok", "", [], 0.0, params, schedule=schedule, model=run.model, device=str(device),
+                         precision=str(run.precision or torch.float32).removeprefix("torch."))  # fmt: skip
+    try:
+        for stage in schedule:
+            _set_dropout(run.model, stage.dropout)
+            augment = _augmenter(stage.randaug, data.in_channels)
+            for epoch in range(stage.first_epoch, stage.end_epoch):
+                record = _epoch(
+                    run, stage, epoch, augment, last_stage=stage is schedule[-1], slow_bn=arch.bn_momentum < 0.1
+                )
+                result.history.append(record)
+                result.val_accuracy, result.val_loss = record.val_accuracy, record.val_loss
+                if not math.isfinite(record.val_loss):
+                    raise _Diverged(f"non-finite validation loss ({record.val_loss}) at epoch {epoch + 1}")
+                if callback is not None:
+                    callback(record)
+    except _Diverged as exc:
+        result.status, result.reason = "failed", str(exc)
+        result.seconds = time.perf_counter() - start
+        return result
+    if evaluate_test:
+        result.test_accuracy, result.test_loss = evaluate(run.model, data, data.test, resolution=config.resolution,
+                                                          batch_size=config.eval_batch_size,
+                                                          memory_format=run.memory_format, device=device,
+                                                          precision=run.precision)  # fmt: skip
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _start(arch: Architecture, data: Dataset, config: TrainConfig, model: nn.Module | None, device: torch.device,
+           generator: torch.Generator) -> _Run:  # fmt: skip
+    """The model on its device, with its optimizer, schedule and (for float16) gradient scaler."""
     precision = amp_dtype(device)
     scaler = torch.amp.GradScaler("cuda") if precision == torch.float16 else None
     if model is None:
         model = build_model(arch, num_classes=data.num_classes, in_channels=data.in_channels)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(device=device, memory_format=memory_format)  # type: ignore[call-overload]
-    schedule = (
-        progressive_schedule(progressive, config.epochs)
-        if (progressive := config.resolved_progressive()) is not None
-        else [StageSettings(0, 0, config.epochs, config.resolution,
-                            arch.dropout if config.dropout is None else config.dropout, config.randaug, config.mixup)]
-    )  # fmt: skip
     steps_per_epoch = max(1, len(data.train) // config.batch_size)  # full batches only (drop_last)
-    # BN statistics from up to recalibration_images training images, at most a quarter of an epoch
-    recalibration_batches = max(1, -(-min(config.recalibration_images, len(data.train) // 4) // config.batch_size))
     opt = make_optimizer(model, config)
     sched = _scheduler(opt, config, steps_per_epoch * config.epochs)
-    slow_bn = arch.bn_momentum < 0.1
-    result = TrainResult("ok", "", [], 0.0, params, schedule=schedule, model=model, device=str(device),
-                         precision=str(precision or torch.float32).removeprefix("torch."))  # fmt: skip
+    return _Run(config, data, model, device, precision, memory_format, generator, opt, sched, scaler)
 
-    for stage in schedule:
-        _set_dropout(model, stage.dropout)
-        augment = _augmenter(stage.randaug, data.in_channels)
-        for epoch in range(stage.first_epoch, stage.end_epoch):
-            t0 = time.perf_counter()
-            model.train()
-            loss_sum, correct, seen = 0.0, 0, 0
-            for x, y in batches(data, data.train, batch_size=config.batch_size, resolution=stage.size,
-                                shuffle=True, generator=generator, drop_last=True):  # fmt: skip
-                x, y = to_device(x, y, device)
-                if augment is not None:
-                    x = augment(x)
-                x = data.normalize(x).contiguous(memory_format=memory_format)
-                with _autocast(device, precision):
-                    if stage.mixup > 0:
-                        lam = float(torch.distributions.Beta(stage.mixup, stage.mixup).sample())
-                        perm = torch.randperm(len(y), generator=generator).to(device)
-                        logits = model(lam * x + (1 - lam) * x[perm])
-                        loss = lam * F.cross_entropy(logits, y, label_smoothing=config.label_smoothing) + (
-                            1 - lam
-                        ) * F.cross_entropy(logits, y[perm], label_smoothing=config.label_smoothing)
-                    else:
-                        logits = model(x)
-                        loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    result.status = "failed"
-                    step = seen // len(y) + 1
-                    result.reason = f"non-finite training loss ({value}) at epoch {epoch + 1}, step {step}"
-                    result.seconds = time.perf_counter() - start
-                    return result
-                opt.zero_grad(set_to_none=True)
-                if scaler is not None:  # float16: scale the loss so small gradients do not underflow
-                    scaler.scale(loss).backward()
-                    scaler.step(opt)
-                    scaler.update()
-                else:
-                    loss.backward()
-                    opt.step()
-                sched.step()
-                loss_sum += value * len(y)
-                correct += int((logits.argmax(1) == y).sum())
-                seen += len(y)
-            train_seconds = time.perf_counter() - t0
-            # Earlier progressive stages are validated at their own size (a net trained on 16 px
-            # images is not yet a 32 px classifier); the last stage at the evaluation size.
-            eval_size = config.resolution if stage is schedule[-1] else stage.size
-            if config.bn_recalibrate == "always" or (
-                config.bn_recalibrate == "auto" and (slow_bn or stage.size != eval_size)
-            ):
-                recalibrate_bn(model, data, resolution=eval_size, batch_size=config.batch_size,
-                               max_batches=recalibration_batches, generator=generator,
-                               memory_format=memory_format, device=device, precision=precision)  # fmt: skip
-            val_acc, val_loss = evaluate(model, data, data.val, resolution=eval_size,
-                                         batch_size=config.eval_batch_size, memory_format=memory_format,
-                                         device=device, precision=precision)  # fmt: skip
-            record = EpochRecord(
-                epoch=epoch + 1,
-                train_loss=loss_sum / max(seen, 1),
-                train_accuracy=correct / max(seen, 1),
-                val_loss=val_loss,
-                val_accuracy=val_acc,
-                seconds=time.perf_counter() - t0,
-                images_per_second=seen / train_seconds if train_seconds > 0 else 0.0,
-                resolution=stage.size,
-                eval_resolution=eval_size,
-                stage=stage.stage,
-            )
-            result.history.append(record)
-            result.val_accuracy, result.val_loss = val_acc, val_loss
-            if not math.isfinite(val_loss):
-                result.status = "failed"
-                result.reason = f"non-finite validation loss ({val_loss}) at epoch {epoch + 1}"
-                result.seconds = time.perf_counter() - start
-                return result
-            if callback is not None:
-                callback(record)
-    if evaluate_test:
-        result.test_accuracy, result.test_loss = evaluate(model, data, data.test, resolution=config.resolution,
-                                                          batch_size=config.eval_batch_size,
-                                                          memory_format=memory_format, device=device,
-                                                          precision=precision)  # fmt: skip
-    result.seconds = time.perf_counter() - start
-    return result
+
+def _schedule(arch: Architecture, config: TrainConfig) -> list[StageSettings]:
+    """The run's stages: progressive learning's (EfficientNetV2 §4), or one stage at the fixed settings."""
+    if (progressive := config.resolved_progressive()) is not None:
+        return progressive_schedule(progressive, config.epochs)
+    dropout = arch.dropout if config.dropout is None else config.dropout
+    return [StageSettings(0, 0, config.epochs, config.resolution, dropout, config.randaug, config.mixup)]
+
+
+def _epoch(run: _Run, stage: StageSettings, epoch: int, augment: Callable[[torch.Tensor], torch.Tensor] | None,
+           *, last_stage: bool, slow_bn: bool) -> EpochRecord:  # fmt: skip
+    """One epoch of training, then BN recalibration (when due) and validation."""
+    config, data = run.config, run.data
+    t0 = time.perf_counter()
+    loss_sum, correct, seen = _train_epoch(run, stage, epoch, augment)
+    train_seconds = time.perf_counter() - t0
+    # Earlier progressive stages are validated at their own size (a net trained on 16 px
+    # images is not yet a 32 px classifier); the last stage at the evaluation size.
+    eval_size = config.resolution if last_stage else stage.size
+    if config.bn_recalibrate == "always" or (config.bn_recalibrate == "auto" and (slow_bn or stage.size != eval_size)):
+        # BN statistics from up to recalibration_images training images, at most a quarter of an epoch
+        batches_ = max(1, -(-min(config.recalibration_images, len(data.train) // 4) // config.batch_size))
+        recalibrate_bn(run.model, data, resolution=eval_size, batch_size=config.batch_size, max_batches=batches_,
+                       generator=run.generator, memory_format=run.memory_format, device=run.device,
+                       precision=run.precision)  # fmt: skip
+    val_acc, val_loss = evaluate(run.model, data, data.val, resolution=eval_size,
+                                 batch_size=config.eval_batch_size, memory_format=run.memory_format,
+                                 device=run.device, precision=run.precision)  # fmt: skip
+    return EpochRecord(epoch=epoch + 1, train_loss=loss_sum / max(seen, 1), train_accuracy=correct / max(seen, 1),
+                       val_loss=val_loss, val_accuracy=val_acc, seconds=time.perf_counter() - t0,
+                       images_per_second=seen / train_seconds if train_seconds > 0 else 0.0, resolution=stage.size,
+                       eval_resolution=eval_size, stage=stage.stage)  # fmt: skip
+
+
+def _train_epoch(run: _Run, stage: StageSettings, epoch: int,
+                 augment: Callable[[torch.Tensor], torch.Tensor] | None) -> tuple[float, int, int]:  # fmt: skip
+    """One pass over the training images: (summed loss, correct, images seen); ``_Diverged`` on a non-finite loss."""
+    config, data, model = run.config, run.data, run.model
+    model.train()
+    loss_sum, correct, seen = 0.0, 0, 0
+    for x, y in batches(data, data.train, batch_size=config.batch_size, resolution=stage.size,
+                        shuffle=True, generator=run.generator, drop_last=True):  # fmt: skip
+        x, y = to_device(x, y, run.device)
+        if augment is not None:
+            x = augment(x)
+        x = data.normalize(x).contiguous(memory_format=run.memory_format)
+        with _autocast(run.device, run.precision):
+            logits, loss = _forward(run, x, y, stage.mixup)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise _Diverged(f"non-finite training loss ({value}) at epoch {epoch + 1}, step {seen // len(y) + 1}")
+        run.opt.zero_grad(set_to_none=True)
+        if run.scaler is not None:  # float16: scale the loss so small gradients do not underflow
+            run.scaler.scale(loss).backward()
+            run.scaler.step(run.opt)
+            run.scaler.update()
+        else:
+            loss.backward()
+            run.opt.step()
+        run.sched.step()
+        loss_sum += value * len(y)
+        correct += int((logits.argmax(1) == y).sum())
+        seen += len(y)
+    return loss_sum, correct, seen
+
+
+def _forward(run: _Run, x: torch.Tensor, y: torch.Tensor, mixup: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and loss of one batch, with mixup (Zhang et al. 2018) when ``mixup`` > 0."""
+    smoothing = run.config.label_smoothing
+    if mixup <= 0:
+        logits = run.model(x)
+        return logits, F.cross_entropy(logits, y, label_smoothing=smoothing)
+    lam = float(torch.distributions.Beta(mixup, mixup).sample())
+    perm = torch.randperm(len(y), generator=run.generator).to(run.device)
+    logits = run.model(lam * x + (1 - lam) * x[perm])
+    loss = lam * F.cross_entropy(logits, y, label_smoothing=smoothing) + (1 - lam) * F.cross_entropy(
+        logits, y[perm], label_smoothing=smoothing
+    )
+    return logits, loss

@@ -17,31 +17,24 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
-import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, TypeVar
 
-import torch
-
 from nas.training.data import Dataset, DataSpec, load_dataset
+from nas.training.threads import set_process_threads, torch_threads
 from nas.training.train import TrainConfig, TrainResult, train
 from search_spaces import Architecture, architecture_from_dict, architecture_to_dict
 
-__all__ = ["Job", "cores_per_worker", "train_many"]
+__all__ = ["Job", "train_many"]
 
 K = TypeVar("K")
 Job = tuple[K, Architecture, TrainConfig]  # (the caller's key, the network, its recipe)
 _DATA: dict[str, Dataset] = {}  # a worker process's dataset, loaded once
 
 
-def cores_per_worker(workers: int) -> int:
-    """This machine's cores shared out evenly among ``workers`` processes (at least one each)."""
-    return max(1, (os.cpu_count() or 1) // workers)
-
-
 def _init(spec: DataSpec, seed: int, threads: int) -> None:
-    torch.set_num_threads(threads)
+    set_process_threads(threads)  # a spawned worker's own entry point
     _DATA["data"] = load_dataset(spec, seed=seed)
 
 
@@ -68,10 +61,11 @@ def train_many(
     if not jobs:
         return
     if workers == 1:
-        torch.set_num_threads(threads)
         dataset = load_dataset(data, seed=data_seed)
         for key, arch, config in jobs:
-            yield key, dataclasses.replace(train(arch, dataset, config, evaluate_test=evaluate_test), model=None)
+            with torch_threads(threads):
+                result = train(arch, dataset, config, evaluate_test=evaluate_test)
+            yield key, dataclasses.replace(result, model=None)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=(data, data_seed, threads))

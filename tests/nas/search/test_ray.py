@@ -158,3 +158,23 @@ def test_ray_runs_the_warm_start_first_and_trains_each_network_once(write_spec, 
         assert row["s1.kernel"] == twin["s1.kernel"] and row["accuracy"] == twin["accuracy"]
         assert row["train_seconds"] == ""
     assert all(0.9 * 100e6 <= float(r["flops"]) <= 100e6 for r in table)
+
+
+def test_screening_in_a_pareto_search_on_ray(write_spec, tmp_path):
+    # as locally (test_screen.py): a screened-out Ray trial reports both objective values,
+    # accuracy 0 at its cost, and completes
+    screen = {"estimator": "params", "keep": 0.01, "warmup": 2, "min_tau": -1.0}  # after 2: only a new maximum trains
+    spec = write_spec(
+        objective={"type": "pareto"},
+        proxy={"screen": screen},
+        search={"trials": 5, "executor": "ray", "pruner": "none", "sampler": "random",
+                "ray": {"num_cpus": 2, "max_concurrent_trials": 1}},
+    )  # fmt: skip
+    out = tmp_path / "run"
+    done = in_namespace(f"{PY} -m nas search {spec} --out {out}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    trials = optuna.load_study(storage=f"sqlite:///{out / 'study.db'}", study_name="s").trials
+    screened = [t for t in trials if str(t.user_attrs.get("screen", "")).startswith("screened out")]
+    assert screened and all(t.state.name == "COMPLETE" for t in trials)
+    for t in screened:
+        assert t.values == [0.0, t.user_attrs["cost"]] and t.user_attrs["accuracy"] is None

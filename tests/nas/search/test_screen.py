@@ -118,3 +118,19 @@ def test_hyperband_prunes_on_the_training_loss_sum(cli, write_spec, tmp_path):
 def test_bad_pruning_settings(cli, write_spec, tmp_path, search, message):
     code, _, err = cli("search", write_spec(search=search), "--out", tmp_path / "run")
     assert code == 2 and message in err
+
+
+def test_screening_in_a_pareto_search_gives_both_objective_values(cli, write_spec, tmp_path):
+    # a screened-out candidate is untrained: accuracy 0 at its cost, a dominated point of the
+    # two-objective study (one value would fail the trial in Optuna)
+    screen = {"estimator": "params", "keep": 0.2, "warmup": 2, "min_tau": -1.0}
+    spec = write_spec(objective={"type": "pareto"}, proxy={"screen": screen},
+                      search={"trials": 8, "sampler": "random", "pruner": "none"})  # fmt: skip
+    out = tmp_path / "run"
+    code, _, err = cli("search", spec, "--out", out)
+    assert code == 0, err
+    trials = optuna.load_study(storage=f"sqlite:///{out / 'study.db'}", study_name="s").trials
+    screened = [t for t in trials if str(t.user_attrs.get("screen", "")).startswith("screened out")]
+    assert screened and all(t.state.name == "COMPLETE" for t in trials)
+    for t in screened:
+        assert t.values == [0.0, t.user_attrs["cost"]] and t.user_attrs["accuracy"] is None
