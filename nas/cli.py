@@ -1,4 +1,4 @@
-"""The ``nas`` command line (DESIGN.md "CLI").
+"""The ``nas`` command line (docs/cli.md).
 
 Exit codes: 0 success; 2 bad input (usage, spec, file, data) with one line on stderr and no
 traceback; 1 a failure while running.
@@ -325,7 +325,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         out.write("metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         out.write("architecture.json", dumps_architecture(arch))
         if result.model is not None and result.status == "ok":
-            state = result.model.state_dict()
+            state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}  # loadable without a GPU
             out.write_with("weights.pt", lambda tmp: torch.save(state, tmp))
         print(f"wrote {args.out}/metrics.json, architecture.json" + (", weights.pt" if result.status == "ok" else ""))
     return 0 if result.status == "ok" else 1

@@ -1,7 +1,7 @@
 """Search objectives: each reward formula, each direction and the one comparison of trials.
 
 - ``mnas``: ``ACC * (COST / T) ** w`` with ``w = alpha`` if ``COST <= T`` else ``beta``
-  (MnasNet Eq. 2, reference §3.2). Soft: alpha = beta = -0.07 (doubling the cost is worth
+  (MnasNet, PM Eq. 2). Soft: alpha = beta = -0.07 (doubling the cost is worth
   about 5% relative accuracy: 1.05 * 2**beta ~ 1). Hard: alpha = 0, beta = -1. EfficientNet
   used the soft form with COST = FLOPs and T = 400M (P1 §4).
 - ``mnas`` with ``mode: abs``: TuNAS's absolute reward ``ACC + beta * |COST / T - 1|``
@@ -11,7 +11,7 @@
   MnasNet's soft exponent.
 - ``pareto``: maximize accuracy and minimize cost; a budget, if any, is a constraint
   ``cost - T <= 0`` (Optuna's ``trial.set_constraint``).
-- ``training_aware``: ``A * S**w * P**v`` (EfficientNetV2 §3.3, reference §4.2), with S the
+- ``training_aware``: ``A * S**w * P**v`` (EfficientNetV2, P2 §3.3), with S the
   measured training step time and P the parameter count, both normalized by the base
   network's; w = -0.07 and v = -0.05 by default.
 

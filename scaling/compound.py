@@ -22,7 +22,7 @@ __all__ = [
 RESOLUTION_DIVISOR = 8
 """Scaled input sizes are rounded to the nearest multiple of 8 (at least 8), as the
 accelerators that run these networks prefer; the published B1-B7 sizes are hand-picked and
-come from the table instead (reference §2.1)."""
+come from the table instead (TPU ``efficientnet_builder.efficientnet_params``)."""
 
 
 def flops_product(alpha: float, beta: float, gamma: float) -> float:
@@ -55,7 +55,7 @@ class Coefficients:
 
 
 EFFICIENTNET_TABLE: dict[str, Coefficients] = {
-    # TPU ``efficientnet_params`` (reference §2.1); hand-rounded, not alpha**phi.
+    # TPU ``efficientnet_builder.efficientnet_params``; hand-rounded, not alpha**phi.
     "efficientnet-b0": Coefficients(1.0, 1.0, 224, 0.2),
     "efficientnet-b1": Coefficients(1.0, 1.1, 240, 0.2),
     "efficientnet-b2": Coefficients(1.1, 1.2, 260, 0.3),
@@ -105,7 +105,7 @@ def scale(
 
 
 def efficientnet_family(base: Architecture) -> list[Architecture]:
-    """B0-B7 from ``base`` with the published table (reference §2.1), named ``efficientnet-bN``."""
+    """B0-B7 from ``base`` with the published table (TPU ``efficientnet_builder.efficientnet_params``), named ``efficientnet-bN``."""
     return [
         scale(base, width=c.width, depth=c.depth, resolution=c.resolution, dropout=c.dropout, name=name)
         for name, c in EFFICIENTNET_TABLE.items()

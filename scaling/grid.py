@@ -1,4 +1,4 @@
-"""The alpha, beta, gamma grid search of compound scaling (P1 §3.3, step 1; reference §2.2).
+"""The alpha, beta, gamma grid search of compound scaling (P1 §3.3, Eq. 3, step 1).
 
 Fix phi = 1 and try every (alpha, beta, gamma) on a grid with alpha, beta, gamma >= 1 and
 ``|alpha * beta**2 * gamma**2 - target| <= tolerance``; each candidate scales the base by

@@ -1,4 +1,4 @@
-"""Rounding rules of compound scaling (reference §2.3)."""
+"""Rounding rules of compound scaling (TPU `efficientnet_model.round_filters`; torchvision `_make_divisible`)."""
 
 from __future__ import annotations
 

@@ -103,7 +103,7 @@ class Architecture:
 
     ``bn_momentum`` uses PyTorch's convention (1 - TensorFlow's decay): 0.1 is PyTorch's
     default, which short proxy training needs; the TPU reference uses 0.01. ``bn_eps``
-    defaults to TensorFlow's 1e-3 (reference §1.3).
+    defaults to TensorFlow's 1e-3 (TPU `efficientnet_builder.py`: BN momentum 0.99, eps 1e-3).
     """
 
     name: str

@@ -1,6 +1,6 @@
 """The building blocks: MBConv, Fused-MBConv, squeeze-excite and stochastic depth.
 
-Layer order and widths follow the reference implementations (reference §1.2 and §4.1:
+Layer order and widths follow the reference implementations (TPU `MBConvBlock`, torchvision `MBConv`, timm `EdgeResidual`:
 TPU ``MBConvBlock``, torchvision ``MBConv`` / ``FusedMBConv``, timm ``InvertedResidual`` /
 ``EdgeResidual``). Convolutions carry no bias because a batch norm follows each one.
 """
@@ -25,7 +25,7 @@ BNSettings = tuple[float, float]  # (momentum in PyTorch's convention, eps)
 
 
 def activation_layer(name: str) -> nn.Module:
-    """SiLU (swish) for EfficientNet, ReLU for MnasNet (reference §1.3, §5)."""
+    """SiLU (swish) for EfficientNet, ReLU for MnasNet (P1 §4; PM §4.1)."""
     if name == "silu":
         return nn.SiLU(inplace=True)
     if name == "relu":
@@ -103,7 +103,7 @@ class MBConv(nn.Module):
 
     1x1 expand + BN + act (skipped when ``expand == 1``), k x k depthwise + BN + act carrying the
     stride, squeeze-excite, 1x1 linear projection + BN, then a residual with stochastic depth
-    when ``stride == 1`` and the widths match (reference §1.2).
+    when ``stride == 1`` and the widths match (TPU `MBConvBlock`, torchvision `MBConv`).
     """
 
     def __init__(
@@ -144,7 +144,7 @@ class FusedMBConv(nn.Module):
 
     A regular k x k conv + BN + act carrying the stride replaces MBConv's expand and
     depthwise convs; then optional squeeze-excite and a 1x1 linear projection + BN. With
-    ``expand == 1`` the block is the single k x k conv + BN + act (reference §4.1).
+    ``expand == 1`` the block is the single k x k conv + BN + act (timm `EdgeResidual` without expansion, P2 Table 4).
     """
 
     def __init__(

@@ -1,6 +1,6 @@
 """Exact analytic parameter and FLOP counts, computed from the spec without building a model.
 
-Convention (DESIGN.md, as in the EfficientNet paper's "FLOPS" and fvcore): ``flops`` is the
+Convention (docs/formats.md, as in the EfficientNet paper's "FLOPS" and fvcore): ``flops`` is the
 number of multiply-accumulates of the convolution and linear layers for one image. Batch
 norm, activations, the SE multiply and pooling, residual adds and biases are not counted.
 A k x k convolution with ``c_in / groups`` inputs per output channel on an ``h x w`` output

@@ -1,4 +1,4 @@
-"""Channel rounding shared by the search spaces and compound scaling (reference §2.3)."""
+"""Channel rounding shared by the search spaces and compound scaling (TPU `efficientnet_model.round_filters`; torchvision `_make_divisible`)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Search spaces: factorized, per-stage choices that map a sample to an ``Architecture``.
 
 ``mbconv`` is MnasNet's factorized hierarchical space as used for EfficientNet-B0 (PM §4.1;
-reference §5): every stage of a base network picks its kernel, expansion, SE ratio, layer
+PM §4.1): every stage of a base network picks its kernel, expansion, SE ratio, layer
 count (base + delta) and a width multiplier; strides, stem and head come from the base.
 
-``training_aware`` is EfficientNetV2's space (P2 §3.3; reference §4.2): every stage picks its
+``training_aware`` is EfficientNetV2's space (P2 §3.3): every stage picks its
 conv op (MBConv or Fused-MBConv), kernel, expansion and layer count; channels are reused
 from the base, and only MBConv stages carry squeeze-excite.
 
@@ -160,12 +160,12 @@ class MBConvSpace:
 
 @dataclass(frozen=True)
 class TrainingAwareSpace:
-    """EfficientNetV2's training-aware space around ``base`` (P2 §3.3; reference §4.2).
+    """EfficientNetV2's training-aware space around ``base`` (P2 §3.3).
 
     Per stage: conv op {mbconv, fused_mbconv}, kernel {3, 5}, expansion {1, 4, 6}, layers
     base + {-1, 0, +1} (at least 1). Channels, strides, stem and head come from the base.
     The SE ratio (default {0.25}, V2's) is asked only of stages that chose MBConv: Fused-MBConv
-    stages have no SE (reference §4.1), so the parameter is conditional (define-by-run).
+    stages have no SE (P2 Table 4; google/automl `effnetv2_configs.py`), so the parameter is conditional (define-by-run).
     """
 
     base: Architecture

@@ -52,7 +52,7 @@ _COUNTED = {
     "aten::matmul": matmul_flop_jit,
     "aten::mm": matmul_flop_jit,
 }
-# Ops that the FLOPs convention leaves out on purpose (DESIGN.md); anything else that fvcore
+# Ops that the FLOPs convention leaves out on purpose (docs/formats.md); anything else that fvcore
 # cannot count is reported as ``unexpected`` so a new layer type is never silently zero.
 _IGNORED = {
     "aten::batch_norm", "aten::adaptive_avg_pool2d", "aten::mean", "aten::silu", "aten::silu_",

@@ -5,7 +5,7 @@ accuracy and loss, the seconds spent and the final metrics. It is deterministic 
 seed and thread count on CPU. A non-finite loss ends the run with ``status="failed"`` and a
 reason instead of an exception.
 
-Progressive learning (EfficientNetV2 §4, Algorithm 1; reference §4.3): training is split
+Progressive learning (EfficientNetV2, P2 §4 and Algorithm 1): training is split
 into M stages; image size and regularization (dropout, RandAugment magnitude, mixup alpha)
 go linearly from their minimum in stage 0 to their maximum in stage M-1, and the weights
 carry over from stage to stage.

@@ -1,4 +1,4 @@
-"""Reward formulas and directions, on a table of cases (reference §3.2)."""
+"""Reward formulas and directions, on a table of cases (MnasNet, PM Eq. 2; EfficientNetV2, P2 §3.3)."""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from optuna.trial import TrialState, create_trial
 
 from nas.plan import RunPlan
 from nas.report import write_reports
+from nas.search.choice import final_choice
+from nas.search.results import pareto_trials
 from nas.spec import spec_from_dict
 from search_spaces import architecture_to_dict, load_architecture
 
@@ -37,8 +39,11 @@ def test_soft_reward_report(tmp_path):
     plan = RunPlan.from_spec(spec_from_dict({"name": "r", "target": {"flops": T}}))
     rows = [(TrialState.COMPLETE, 0.8, T, 0.80), (TrialState.PRUNED, 0.9, T, 0.95),  # pruned: never the best
             (TrialState.COMPLETE, 0.9, 2 * T, 0.86), (TrialState.COMPLETE, 0.85, T / 2, 0.86)]  # fmt: skip
-    summary = write_reports(plan, study_of(plan, rows), tmp_path)
-    assert summary["best"].number == 3  # the reward tie goes to the cheaper network
+    study = study_of(plan, rows)
+    choice = write_reports(plan, study, tmp_path)
+    assert choice.best is not None and choice.best.number == 3  # the reward tie goes to the cheaper network
+    assert choice == final_choice(plan, study, tmp_path) and choice.reason == "by proxy reward"
+    assert choice.network is choice.best and not choice.naive_wins and not choice.is_naive
     best = json.loads((tmp_path / "best.json").read_text())
     assert best["metrics"]["trial"] == 3 and best["metrics"]["reward"] == 0.86
     with (tmp_path / "trials.csv").open() as f:
@@ -57,8 +62,10 @@ def test_pareto_report_prefers_a_feasible_member(tmp_path):
     plan = RunPlan.from_spec(spec_from_dict({"name": "p", "objective": {"type": "pareto"}, "target": {"flops": T}}))
     rows = [(TrialState.COMPLETE, 0.9, 2 * T, None), (TrialState.COMPLETE, 0.8, T, None),
             (TrialState.COMPLETE, 0.7, 1.5 * T, None)]  # fmt: skip
-    summary = write_reports(plan, study_of(plan, rows), tmp_path)
-    assert summary["best"].number == 1 and [t.number for t in summary["front"]] == [1, 0]
+    study = study_of(plan, rows)
+    choice = write_reports(plan, study, tmp_path)
+    assert choice.best is not None and choice.best.number == 1
+    assert [t.number for t in pareto_trials(study, plan.objective)] == [1, 0]
     assert "accuracy up, cost down, cost <= budget" in (tmp_path / "report.md").read_text()
     # rewriting the reports replaces the Pareto files instead of adding to them
     write_reports(plan, study_of(plan, rows[1:]), tmp_path)

@@ -1,4 +1,4 @@
-"""Rounding rules, ``scale``, the published table, and the derived B1-B7 presets (reference §2)."""
+"""Rounding rules, ``scale``, the published table, and the derived B1-B7 presets (P1 §3.3; TPU ``efficientnet_builder.efficientnet_params``)."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_shipped_presets_equal_the_derivation(member):
 
 
 def test_table_values():
-    # TPU ``efficientnet_params`` (reference §2.1).
+    # TPU ``efficientnet_builder.efficientnet_params``.
     assert {k: (v.width, v.depth, v.resolution, v.dropout) for k, v in EFFICIENTNET_TABLE.items()} == {
         "efficientnet-b0": (1.0, 1.0, 224, 0.2), "efficientnet-b1": (1.0, 1.1, 240, 0.2),
         "efficientnet-b2": (1.1, 1.2, 260, 0.3), "efficientnet-b3": (1.2, 1.4, 300, 0.3),

@@ -140,12 +140,12 @@ def test_torchvision_metadata(name):
 @pytest.mark.parametrize(
     ("name", "params_m", "flops_b", "resolution"),
     [
-        # EfficientNetV2 published sizes (AML README; reference §4.1). L: 118.5M per torchvision,
+        # EfficientNetV2 published sizes (google/automl efficientnetv2 README). L: 118.5M per torchvision,
         # which the official README rounds to 119.5M.
         ("efficientnetv2-s", 21.5, 8.4, 384),
         ("efficientnetv2-m", 54.1, 24.6, 480),
         ("efficientnetv2-l", 118.5, 56.0, 480),
-        # V2-B0 (the AML v2_base_block; reference §4.1): 7.1M params, 0.72B FLOPs at 224.
+        # V2-B0 (google/automl `v2_base_block`): 7.1M params, 0.72B FLOPs at 224.
         ("efficientnetv2-b0", 7.1, 0.72, 224),
         # MnasNet-A1 (PM §6.1): 3.9M params, 312M multiply-adds.
         ("mnasnet-a1", 3.9, 0.312, 224),

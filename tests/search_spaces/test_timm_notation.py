@@ -10,7 +10,7 @@ from tests.archgen import random_architectures
 
 
 def test_b0_matches_timm_arch_def():
-    # timm ``_gen_efficientnet`` (reference §1.1).
+    # timm ``_gen_efficientnet`` (P1 Table 1).
     timm = to_timm(load_architecture("efficientnet-b0"))
     assert timm["arch_def"] == [
         ["ds_r1_k3_s1_e1_c16_se0.25"],
