@@ -105,7 +105,10 @@ def scale(
 
 
 def efficientnet_family(base: Architecture) -> list[Architecture]:
-    """B0-B7 from ``base`` with the published table (TPU ``efficientnet_builder.efficientnet_params``), named ``efficientnet-bN``."""
+    """B0-B7 from ``base`` with the published table, named ``efficientnet-bN``.
+
+    The table is TPU ``efficientnet_builder.efficientnet_params``.
+    """
     return [
         scale(base, width=c.width, depth=c.depth, resolution=c.resolution, dropout=c.dropout, name=name)
         for name, c in EFFICIENTNET_TABLE.items()

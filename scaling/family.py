@@ -2,8 +2,8 @@
 
 ``d = alpha**phi``, ``w = beta**phi``, ``r = r0 * gamma**phi`` (P1 §3.3 Eq. 3); the resolution
 is rounded by ``scaled_resolution`` (the nearest multiple of 8), channels and repeats by the
-rules of ``rounding.py``. The official B1-B7 do not follow ``alpha**phi`` (TPU ``efficientnet_builder.efficientnet_params``),
-so ``table_family`` reproduces them from the stored table instead.
+rules of ``rounding.py``. The official B1-B7 do not follow ``alpha**phi`` (TPU
+``efficientnet_builder.efficientnet_params``), so ``table_family`` reproduces them from the stored table instead.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def compound_family(
 
 
 def table_family(base: Architecture, table: dict[str, Coefficients] | None = None) -> list[FamilyMember]:
-    """The published EfficientNet family (B0-B7 table, TPU ``efficientnet_builder.efficientnet_params``) applied to ``base``.
+    """The published EfficientNet family (the B0-B7 table of TPU ``efficientnet_params``) applied to ``base``.
 
     Members are named after the table (``efficientnet-b3``) when the base is B0 itself, and
     ``BASE-b3`` otherwise.

@@ -1,7 +1,7 @@
 """The building blocks: MBConv, Fused-MBConv, squeeze-excite and stochastic depth.
 
-Layer order and widths follow the reference implementations (TPU `MBConvBlock`, torchvision `MBConv`, timm `EdgeResidual`:
-TPU ``MBConvBlock``, torchvision ``MBConv`` / ``FusedMBConv``, timm ``InvertedResidual`` /
+Layer order and widths follow the reference implementations
+(TPU ``MBConvBlock``, torchvision ``MBConv`` / ``FusedMBConv``, timm ``InvertedResidual`` /
 ``EdgeResidual``). Convolutions carry no bias because a batch norm follows each one.
 """
 

@@ -17,7 +17,7 @@ __all__ = ["EfficientNet", "build_model", "drop_path_rates"]
 def drop_path_rates(arch: Architecture) -> list[float]:
     """Per-block stochastic-depth rate ``drop_path * idx / num_blocks`` (0-based idx).
 
-    The linear schedule of TPU ``efficientnet_model``, torchvision and timm (TPU `efficientnet_builder.py`: BN momentum 0.99, eps 1e-3):
+    The linear schedule of TPU ``efficientnet_model``, torchvision and timm:
     the first block never drops, the last drops just under ``drop_path``.
     """
     total = arch.num_blocks

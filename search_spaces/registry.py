@@ -24,7 +24,8 @@ __all__ = ["BLOCKS", "BLOCK_KINDS", "BlockKind", "block_kind", "timm_block_kind"
 class BlockKind:
     """One block kind: the ``torch`` module, its exact cost per block, and its timm strings.
 
-    ``timm_types`` are the timm block-string types that decode to this kind (timm `_efficientnet_builder._decode_block_str`).
+    ``timm_types`` are the timm block-string types that decode to this kind (timm
+    ``_efficientnet_builder._decode_block_str``).
     """
 
     name: str

@@ -1,4 +1,7 @@
-"""Channel rounding shared by the search spaces and compound scaling (TPU `efficientnet_model.round_filters`; torchvision `_make_divisible`)."""
+"""Channel rounding shared by the search spaces and compound scaling.
+
+The rule of TPU ``efficientnet_model.round_filters`` and torchvision ``_make_divisible``.
+"""
 
 from __future__ import annotations
 

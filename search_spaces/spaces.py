@@ -165,7 +165,8 @@ class TrainingAwareSpace:
     Per stage: conv op {mbconv, fused_mbconv}, kernel {3, 5}, expansion {1, 4, 6}, layers
     base + {-1, 0, +1} (at least 1). Channels, strides, stem and head come from the base.
     The SE ratio (default {0.25}, V2's) is asked only of stages that chose MBConv: Fused-MBConv
-    stages have no SE (P2 Table 4; google/automl `effnetv2_configs.py`), so the parameter is conditional (define-by-run).
+    stages have no SE (P2 Table 4; google/automl ``effnetv2_configs.py``), so the parameter is
+    conditional (define-by-run).
     """
 
     base: Architecture

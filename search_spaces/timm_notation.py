@@ -1,4 +1,6 @@
-"""timm's ``arch_def`` block-string notation: one encoder and one decoder (timm `_efficientnet_builder._decode_block_str`).
+"""timm's ``arch_def`` block-string notation: one encoder and one decoder.
+
+timm's own decoder is ``_efficientnet_builder._decode_block_str``.
 
 A stage becomes one block string: ``ds`` (MBConv with expand 1), ``ir`` (MBConv), ``er``
 (Fused-MBConv, timm ``EdgeResidual``) or ``cn_..._skip`` (Fused-MBConv with expand 1,

@@ -1,4 +1,7 @@
-"""Rounding rules, ``scale``, the published table, and the derived B1-B7 presets (P1 §3.3; TPU ``efficientnet_builder.efficientnet_params``)."""
+"""Rounding rules, ``scale``, the published table, and the derived B1-B7 presets.
+
+Sources: P1 §3.3 and TPU ``efficientnet_builder.efficientnet_params``.
+"""
 
 from __future__ import annotations
 
