@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .architecture import (
     ACTIVATIONS,
+    BLOCKS,
     FORMAT,
     Architecture,
     ArchitectureError,
@@ -25,7 +26,7 @@ from .architecture import (
 from .builder import EfficientNet, build_model, drop_path_rates
 from .cost import StageCost, cost_breakdown, count_flops, count_params
 from .presets import load_architecture, load_architecture_with_metrics, preset_names, preset_path
-from .registry import BLOCK_KINDS, BLOCKS, BlockKind, block_kind
+from .registry import BLOCK_KINDS, BlockKind, block_kind
 from .spaces import SPACES, MBConvSpace, Space, TrainingAwareSpace
 from .timm_notation import from_timm, to_timm
 

@@ -20,6 +20,7 @@ from .files import atomic_write, name_problem, printable, sanitize_name
 
 __all__ = [
     "ACTIVATIONS",
+    "BLOCKS",
     "FORMAT",
     "Architecture",
     "ArchitectureError",
@@ -54,6 +55,9 @@ def _no_constant(name: str) -> Any:
 
 
 ACTIVATIONS = ("silu", "relu")
+BLOCKS = ("mbconv", "fused_mbconv")
+"""The block kinds' names, as written in architecture JSON (``stages[i].block``); each has its
+entry in ``registry.BLOCK_KINDS``, which checks that the two agree."""
 
 
 class ArchitectureError(ValueError):
@@ -174,8 +178,6 @@ def _object(value: Any, path: str, required: set[str], optional: set[str]) -> Ma
 
 
 def _stage(value: Any, path: str) -> Stage:
-    from .registry import BLOCK_KINDS  # the known block kinds (the registry imports this module)
-
     names = {f.name for f in fields(Stage)}
     data = _object(value, path, names, set())
     kernel = _int(data["kernel"], f"{path}.kernel", minimum=1, maximum=MAX_KERNEL)
@@ -185,7 +187,7 @@ def _stage(value: Any, path: str) -> Stage:
     if stride not in (1, 2):
         raise ArchitectureError(f"{path}.stride", f"must be 1 or 2, got {stride}")
     return Stage(
-        block=_choice(data["block"], f"{path}.block", tuple(BLOCK_KINDS)),
+        block=_choice(data["block"], f"{path}.block", BLOCKS),
         repeats=_int(data["repeats"], f"{path}.repeats", minimum=1, maximum=MAX_REPEATS),
         kernel=kernel,
         stride=stride,

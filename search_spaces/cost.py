@@ -15,33 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .architecture import Architecture, Stage
-from .blocks import se_channels
+from .block_costs import Cost, conv_bn_cost, conv_output_size
+from .registry import block_kind
 
-__all__ = [
-    "Cost",
-    "StageCost",
-    "block_cost",
-    "conv_output_size",
-    "cost_breakdown",
-    "count_flops",
-    "count_params",
-    "fused_mbconv_cost",
-    "mbconv_cost",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Cost:
-    """Parameters and multiply-accumulates."""
-
-    params: int = 0
-    flops: int = 0
-
-    def __add__(self, other: Cost) -> Cost:
-        return Cost(self.params + other.params, self.flops + other.flops)
-
-    def __mul__(self, times: int) -> Cost:
-        return Cost(self.params * times, self.flops * times)
+__all__ = ["StageCost", "block_cost", "cost_breakdown", "count_flops", "count_params"]
 
 
 @dataclass(frozen=True)
@@ -56,57 +33,8 @@ class StageCost:
     flops: int
 
 
-def conv_output_size(size: int, stride: int) -> int:
-    """Output side of an odd-kernel conv with padding k//2: ``ceil(size / stride)``."""
-    return (size - 1) // stride + 1
-
-
-def _conv(c_in: int, c_out: int, *, kernel: int, out_size: int, groups: int = 1, bias: bool = False) -> Cost:
-    weights = c_out * (c_in // groups) * kernel * kernel
-    return Cost(params=weights + (c_out if bias else 0), flops=weights * out_size * out_size)
-
-
-def _conv_bn(c_in: int, c_out: int, *, kernel: int, out_size: int, groups: int = 1) -> Cost:
-    return _conv(c_in, c_out, kernel=kernel, out_size=out_size, groups=groups) + Cost(params=2 * c_out)
-
-
-def _se(channels: int, reduced: int) -> Cost:
-    """Two 1x1 convs with bias, applied to the pooled 1x1 map."""
-    return _conv(channels, reduced, kernel=1, out_size=1, bias=True) + _conv(
-        reduced, channels, kernel=1, out_size=1, bias=True
-    )
-
-
-def mbconv_cost(stage: Stage, *, in_channels: int, in_size: int, stride: int) -> Cost:
-    """One MBConv block: 1x1 expand (skipped at e = 1), k x k depthwise, SE, 1x1 project."""
-    c_in, c_out, k = in_channels, stage.channels, stage.kernel
-    out_size, mid = conv_output_size(in_size, stride), c_in * stage.expand
-    cost = Cost()
-    if stage.expand != 1:
-        cost += _conv_bn(c_in, mid, kernel=1, out_size=in_size)
-    cost += _conv_bn(mid, mid, kernel=k, out_size=out_size, groups=mid)
-    if stage.se > 0:
-        cost += _se(mid, se_channels(c_in, stage.se))
-    return cost + _conv_bn(mid, c_out, kernel=1, out_size=out_size)
-
-
-def fused_mbconv_cost(stage: Stage, *, in_channels: int, in_size: int, stride: int) -> Cost:
-    """One Fused-MBConv block: k x k conv to the expanded width (the output at e = 1), SE,
-    then a 1x1 project unless e = 1."""
-    c_in, c_out, k, e = in_channels, stage.channels, stage.kernel, stage.expand
-    out_size, mid = conv_output_size(in_size, stride), (c_in * e if e != 1 else c_out)
-    cost = _conv_bn(c_in, mid, kernel=k, out_size=out_size)
-    if stage.se > 0:
-        cost += _se(mid, se_channels(c_in, stage.se))
-    if e != 1:
-        cost += _conv_bn(mid, c_out, kernel=1, out_size=out_size)
-    return cost
-
-
 def block_cost(stage: Stage, *, in_channels: int, in_size: int, stride: int) -> Cost:
     """One block of ``stage``, counted by its kind's entry in the block registry."""
-    from .registry import block_kind
-
     return block_kind(stage.block).cost(stage, in_channels=in_channels, in_size=in_size, stride=stride)
 
 
@@ -120,7 +48,7 @@ def cost_breakdown(
     if num_classes < 1:
         raise ValueError(f"num_classes: must be >= 1, got {num_classes}")
     size = conv_output_size(size, 2)
-    stem = _conv_bn(in_channels, arch.stem.channels, kernel=3, out_size=size)
+    stem = conv_bn_cost(in_channels, arch.stem.channels, kernel=3, out_size=size)
     rows = [StageCost("stem", None, arch.stem.channels, size, stem.params, stem.flops)]
     c_in = arch.stem.channels
     for i, stage in enumerate(arch.stages):
@@ -131,7 +59,7 @@ def cost_breakdown(
         if stage.repeats > 1:
             cost += block_cost(stage, in_channels=c_in, in_size=size, stride=1) * (stage.repeats - 1)
         rows.append(StageCost(f"stage{i + 1}", stage, stage.channels, size, cost.params, cost.flops))
-    head = _conv_bn(c_in, arch.head.channels, kernel=1, out_size=size)
+    head = conv_bn_cost(c_in, arch.head.channels, kernel=1, out_size=size)
     classifier = Cost(params=arch.head.channels * num_classes + num_classes, flops=arch.head.channels * num_classes)
     head += classifier
     rows.append(StageCost("head", None, arch.head.channels, size, head.params, head.flops))

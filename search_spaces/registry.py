@@ -12,20 +12,22 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .architecture import Stage
+from .architecture import BLOCKS, Stage
+from .block_costs import Cost, fused_mbconv_cost, mbconv_cost
 from .blocks import FusedMBConv, MBConv
-from .cost import Cost, fused_mbconv_cost, mbconv_cost
-from .timm_notation import encode_fused_mbconv, encode_mbconv
+from .timm_blocks import encode_fused_mbconv, encode_mbconv
 
 __all__ = ["BLOCKS", "BLOCK_KINDS", "BlockKind", "block_kind", "timm_block_kind"]
 
 
 @dataclass(frozen=True)
 class BlockKind:
-    """One block kind: the ``torch`` module, its exact cost per block, and its timm strings.
+    """One block kind: the ``torch`` module, its exact cost per block, its timm strings and abilities.
 
     ``timm_types`` are the timm block-string types that decode to this kind (timm
-    ``_efficientnet_builder._decode_block_str``).
+    ``_efficientnet_builder._decode_block_str``). ``takes_se``: whether the search spaces
+    offer squeeze-excite on this kind (MnasNet's and EfficientNet's MBConv do; EfficientNetV2
+    puts none on Fused-MBConv, P2 Table 4), so a space asks its SE ratio only of such stages.
     """
 
     name: str
@@ -33,17 +35,20 @@ class BlockKind:
     cost: Callable[..., Cost]
     encode_timm: Callable[[Stage], str]
     timm_types: tuple[str, ...]
+    takes_se: bool
 
 
 BLOCK_KINDS: dict[str, BlockKind] = {
     # MnasNet / EfficientNet MBConv (PM §4.1; timm InvertedResidual "ir", DepthwiseSeparable "ds")
-    "mbconv": BlockKind("mbconv", MBConv, mbconv_cost, encode_mbconv, ("ds", "ir")),
+    "mbconv": BlockKind("mbconv", MBConv, mbconv_cost, encode_mbconv, ("ds", "ir"), takes_se=True),
     # EfficientNetV2 Fused-MBConv (P2 Fig. 2; timm EdgeResidual "er", ConvBnAct "cn")
-    "fused_mbconv": BlockKind("fused_mbconv", FusedMBConv, fused_mbconv_cost, encode_fused_mbconv, ("er", "cn")),
+    "fused_mbconv": BlockKind(
+        "fused_mbconv", FusedMBConv, fused_mbconv_cost, encode_fused_mbconv, ("er", "cn"), takes_se=False
+    ),
 }
 
-BLOCKS = tuple(BLOCK_KINDS)
-"""The block kinds' names, as written in architecture JSON (``stages[i].block``)."""
+if tuple(BLOCK_KINDS) != BLOCKS:  # the format's names (architecture.BLOCKS) and the registry's agree
+    raise ImportError(f"block registry {tuple(BLOCK_KINDS)} does not match the architecture format's {BLOCKS}")
 
 
 def block_kind(name: str) -> BlockKind:

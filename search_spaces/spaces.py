@@ -198,7 +198,7 @@ class TrainingAwareSpace:
             out[f"s{i + 1}.kernel"] = list(self.kernel)
             out[f"s{i + 1}.expand"] = list(self.expand)
             out[f"s{i + 1}.layers"] = self.stage_layers(i)
-            if "mbconv" in self.block:
+            if any(block_kind(b).takes_se for b in self.block):
                 out[f"s{i + 1}.se"] = list(self.se)
         return out
 
@@ -206,7 +206,7 @@ class TrainingAwareSpace:
         """Number of distinct architectures: per stage, (MBConv x SE choices + Fused) x the rest."""
         total = 1
         for i in range(len(self.base.stages)):
-            ops = ("mbconv" in self.block) * len(self.se) + ("fused_mbconv" in self.block)
+            ops = sum(len(self.se) if block_kind(b).takes_se else 1 for b in self.block)
             total *= ops * len(self.kernel) * len(self.expand) * len(self.stage_layers(i))
         return total
 
@@ -217,7 +217,7 @@ class TrainingAwareSpace:
             p = f"s{i + 1}."
             params.update({p + "block": stage.block, p + "kernel": stage.kernel, p + "expand": stage.expand,
                            p + "layers": stage.repeats})  # fmt: skip
-            if stage.block == "mbconv":
+            if block_kind(stage.block).takes_se:
                 params[p + "se"] = stage.se
         return _if_valid(self, params)
 
@@ -237,7 +237,7 @@ class TrainingAwareSpace:
             params[p + "kernel"] = suggest.suggest_categorical(p + "kernel", list(self.kernel))
             params[p + "expand"] = suggest.suggest_categorical(p + "expand", list(self.expand))
             params[p + "layers"] = suggest.suggest_categorical(p + "layers", self.stage_layers(i))
-            if params[p + "block"] == "mbconv":
+            if block_kind(params[p + "block"]).takes_se:
                 params[p + "se"] = suggest.suggest_categorical(p + "se", list(self.se))
         return self.decode(params)
 
@@ -253,7 +253,7 @@ class TrainingAwareSpace:
                     block=block,
                     kernel=int(params[p + "kernel"]),
                     expand=int(params[p + "expand"]),
-                    se=float(params[p + "se"]) if block == "mbconv" else 0.0,
+                    se=float(params[p + "se"]) if block_kind(block).takes_se else 0.0,
                     repeats=int(params[p + "layers"]),
                 )
             )
@@ -289,7 +289,7 @@ def _discrete_point(space: MBConvSpace | TrainingAwareSpace, arch: Architecture,
             values["block"] = stage.block
         elif stage.block != own.block:
             raise ValueError(f"stage {i + 1} is {stage.block}; the space keeps {base.name}'s {own.block}")
-        if se or stage.block == "mbconv":
+        if se or block_kind(stage.block).takes_se:
             values["se"] = stage.se
         for key, value in values.items():
             offered = choices.get(p + key, [])

@@ -19,37 +19,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from .architecture import Architecture, Head, Stage, Stem
+from .registry import block_kind, timm_block_kind
 
-__all__ = ["decode_block_string", "encode_fused_mbconv", "encode_mbconv", "encode_stage", "from_timm", "to_timm"]
+__all__ = ["decode_block_string", "encode_stage", "from_timm", "to_timm"]
 
 _ACT_TO_TIMM = {"silu": "swish", "relu": "relu"}
 _ACT_FROM_TIMM = {"swish": "silu", "silu": "silu", "relu": "relu"}
 
 
-def encode_mbconv(stage: Stage) -> str:
-    """An MBConv stage: ``ds`` at expand 1, else ``ir``."""
-    r, k, s, e, c = stage.repeats, stage.kernel, stage.stride, stage.expand, stage.channels
-    return f"{'ds' if e == 1 else 'ir'}_r{r}_k{k}_s{s}_e{e}_c{c}{_se(stage)}"
-
-
-def encode_fused_mbconv(stage: Stage) -> str:
-    """A Fused-MBConv stage: ``er``, or ``cn_..._skip`` at expand 1 (which has no SE in timm)."""
-    r, k, s, e, c = stage.repeats, stage.kernel, stage.stride, stage.expand, stage.channels
-    if e != 1:
-        return f"er_r{r}_k{k}_s{s}_e{e}_c{c}{_se(stage)}"
-    if stage.se > 0:
-        raise ValueError("a fused_mbconv stage with expand 1 and SE has no timm notation (timm 'cn' has no SE)")
-    return f"cn_r{r}_k{k}_s{s}_c{c}_skip"
-
-
-def _se(stage: Stage) -> str:
-    return f"_se{stage.se!r}" if stage.se > 0 else ""  # repr: the shortest exact float text
-
-
 def encode_stage(stage: Stage) -> str:
     """The timm block string of one stage, by its kind's entry in the block registry."""
-    from .registry import block_kind
-
     return block_kind(stage.block).encode_timm(stage)
 
 
@@ -57,8 +36,6 @@ def decode_block_string(text: str) -> Stage:
     """Parse one timm block string into a stage; raises ``ValueError`` naming the bad token."""
     if not isinstance(text, str) or not text:
         raise ValueError(f"block string: must be a non-empty string, got {text!r}")
-    from .registry import timm_block_kind
-
     kind, *tokens = text.split("_")
     try:
         block = timm_block_kind(kind).name

@@ -397,7 +397,7 @@ def space_layers(space: Space, *, resolution: int, multipliers: list[float] | No
             outs = {a.stages[i - 1].channels for a in archs}
             deeper = max(choices.get(f"s{i}.layers", [stage.repeats])) > 1
             for kind in kinds:
-                ses = choices.get(f"s{i}.se", [stage.se]) if kind == "mbconv" else [0.0]
+                ses = choices.get(f"s{i}.se", [stage.se]) if block_kind(kind).takes_se else [0.0]
                 for k in choices[f"s{i}.kernel"]:
                     for e in choices[f"s{i}.expand"]:
                         for se in ses:

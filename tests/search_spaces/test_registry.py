@@ -39,3 +39,11 @@ def test_an_unknown_kind_is_an_error_everywhere():
     good["stages"][0]["block"] = "conv"
     with pytest.raises(ArchitectureError, match=r"stages\[0\].block: must be one of mbconv, fused_mbconv"):
         architecture_from_dict(good)
+
+
+def test_the_format_and_the_registry_name_the_same_kinds_and_say_which_take_se():
+    from search_spaces import BLOCK_KINDS, BLOCKS
+
+    assert tuple(BLOCK_KINDS) == BLOCKS
+    # MBConv carries SE in every searched space; EfficientNetV2's space puts none on Fused-MBConv (P2 Table 4)
+    assert {name: kind.takes_se for name, kind in BLOCK_KINDS.items()} == {"mbconv": True, "fused_mbconv": False}
