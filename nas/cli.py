@@ -21,7 +21,7 @@ import torch
 from nas.progress import format_duration
 from nas.training.data import MAX_CLASSES, Dataset
 from nas.training.threads import set_process_threads
-from nas.training.train import OPTIMIZERS, SCHEDULES, ProgressiveConfig, TrainConfig
+from nas.training.train import OPTIMIZERS, SCHEDULES, EpochRecord, ProgressiveConfig, TrainConfig, TrainResult
 from search_spaces import (
     Architecture,
     ArchitectureError,
@@ -267,7 +267,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     """Train an architecture on a dataset, optionally with progressive learning."""
     from nas.training.data import DataError, load_dataset, parse_data_arg
     from nas.training.device import DeviceError, amp_dtype, resolve_device
-    from nas.training.train import EpochRecord, evaluate, train
+    from nas.training.train import evaluate, train
 
     arch, _ = load_architecture_with_metrics(args.arch)
     config = _train_config(args)
@@ -293,42 +293,59 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{arch.name}: {count_params(arch, num_classes=data.num_classes, in_channels=data.in_channels):,} params, "
           f"{flops:,} FLOPs at {config.resolution} px; {config.epochs} epochs, batch {config.batch_size}, "
           f"{config.optimizer} lr {config.lr:g}; on {device} in {_precision(amp_dtype(device))}")  # fmt: skip
-    if config.progressive is not None:
-        from nas.training.train import progressive_schedule
-
-        print("progressive learning: stage  epochs  size  dropout  randaug  mixup")
-        progressive = config.resolved_progressive()
-        assert progressive is not None
-        for st in progressive_schedule(progressive, config.epochs):
-            print(f"                      {st.stage:>5}  {st.first_epoch + 1:>2}-{st.end_epoch:<3}  {st.size:>4}  "
-                  f"{st.dropout:>7.3f}  {st.randaug:>7.2f}  {st.mixup:>5.2f}")  # fmt: skip
-    started = time.perf_counter()
-
-    def progress(record: EpochRecord) -> None:
-        elapsed = time.perf_counter() - started
-        left = elapsed / record.epoch * (config.epochs - record.epoch)
-        val = f"val {100 * record.val_accuracy:.2f}%" + (
-            f" ({record.eval_resolution}px)" if record.eval_resolution != record.resolution else ""
-        )
-        print(f"epoch {record.epoch}/{config.epochs}  {record.resolution}px  loss {record.train_loss:.4f}  "
-              f"train {100 * record.train_accuracy:.2f}%  {val}  "
-              f"{record.images_per_second:,.0f} img/s  {record.seconds:.1f}s  left {format_duration(left)}",
-              flush=True)  # fmt: skip
-
-    result = train(arch, data, config, callback=progress, evaluate_test=args.evaluate)
+    _print_progressive_schedule(config)
+    result = train(arch, data, config, callback=_epoch_printer(config.epochs), evaluate_test=args.evaluate)
     summary = f"{result.status}: val accuracy {100 * result.val_accuracy:.2f}%"
     if result.test_accuracy is not None:
         summary += f", test accuracy {100 * result.test_accuracy:.2f}%"
     print(f"{summary} in {format_duration(result.seconds)}" + (f" ({result.reason})" if result.reason else ""))
     if out is not None:
-        metrics = {"architecture": arch.name, "data": data.describe(), "config": asdict(config), **result.to_dict()}
-        out.write("metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-        out.write("architecture.json", dumps_architecture(arch))
-        if result.model is not None and result.status == "ok":
-            state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}  # loadable without a GPU
-            out.write_with("weights.pt", lambda tmp: torch.save(state, tmp))
+        _write_training(out, arch, data, config, result)
         print(f"wrote {args.out}/metrics.json, architecture.json" + (", weights.pt" if result.status == "ok" else ""))
     return 0 if result.status == "ok" else 1
+
+
+def _print_progressive_schedule(config: TrainConfig) -> None:
+    """The stages of progressive learning, as ``nas train`` prints them before training."""
+    from nas.training.train import progressive_schedule
+
+    progressive = config.resolved_progressive()
+    if progressive is None:
+        return
+    print("progressive learning: stage  epochs  size  dropout  randaug  mixup")
+    for st in progressive_schedule(progressive, config.epochs):
+        print(f"                      {st.stage:>5}  {st.first_epoch + 1:>2}-{st.end_epoch:<3}  {st.size:>4}  "
+              f"{st.dropout:>7.3f}  {st.randaug:>7.2f}  {st.mixup:>5.2f}")  # fmt: skip
+
+
+def _epoch_printer(epochs: int) -> Callable[[EpochRecord], None]:
+    """A per-epoch callback that prints one progress line with the time left."""
+    started = time.perf_counter()
+
+    def progress(record: EpochRecord) -> None:
+        elapsed = time.perf_counter() - started
+        left = elapsed / record.epoch * (epochs - record.epoch)
+        val = f"val {100 * record.val_accuracy:.2f}%" + (
+            f" ({record.eval_resolution}px)" if record.eval_resolution != record.resolution else ""
+        )
+        print(f"epoch {record.epoch}/{epochs}  {record.resolution}px  loss {record.train_loss:.4f}  "
+              f"train {100 * record.train_accuracy:.2f}%  {val}  "
+              f"{record.images_per_second:,.0f} img/s  {record.seconds:.1f}s  left {format_duration(left)}",
+              flush=True)  # fmt: skip
+
+    return progress
+
+
+def _write_training(
+    out: OutputDir, arch: Architecture, data: Dataset, config: TrainConfig, result: TrainResult
+) -> None:
+    """``nas train --out``: metrics.json, architecture.json and (after a run that ended ok) weights.pt."""
+    metrics = {"architecture": arch.name, "data": data.describe(), "config": asdict(config), **result.to_dict()}
+    out.write("metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    out.write("architecture.json", dumps_architecture(arch))
+    if result.model is not None and result.status == "ok":
+        state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}  # loadable without a GPU
+        out.write_with("weights.pt", lambda tmp: torch.save(state, tmp))
 
 
 def _evaluate_weights(arch: Architecture, data: Dataset, weights: str, resolution: int,
@@ -552,17 +569,14 @@ def cmd_scale(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from nas import __version__
-
-    parser = _Parser(prog="nas", description="effnas: EfficientNet-style architecture search and scaling.")
-    parser.add_argument("--version", action="version", version=f"effnas {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
+def _add_presets(sub: Any) -> None:
+    """``nas presets``."""
     p = sub.add_parser("presets", help="list the shipped architectures")
     p.set_defaults(func=cmd_presets)
 
+
+def _add_info(sub: Any) -> None:
+    """``nas info``."""
     p = sub.add_parser("info", help="params, FLOPs and the per-stage table of an architecture")
     p.add_argument("arch", metavar="ARCH", help="architecture JSON file or preset name")
     p.add_argument("--resolution", type=_size, help="input size (default: the architecture's own)")
@@ -571,6 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fvcore", action="store_true", help="also count FLOPs by tracing the model with fvcore")
     p.set_defaults(func=cmd_info)
 
+
+def _add_export(sub: Any) -> None:
+    """``nas export``."""
     p = sub.add_parser("export", help="write an architecture as JSON, timm block strings or ONNX")
     p.add_argument("arch", metavar="ARCH", help="architecture JSON file or preset name")
     p.add_argument("--format", required=True, choices=("json", "timm", "onnx"), help="output format")
@@ -580,6 +597,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="onnx: trained weights (weights.pt from nas train)")
     p.set_defaults(func=cmd_export)
 
+
+def _add_search(sub: Any) -> None:
+    """``nas search``."""
     p = sub.add_parser("search", help="run an architecture search from a YAML spec")
     p.add_argument("spec", metavar="SPEC.yaml", nargs="?", help="experiment spec (optional with --resume --out)")
     p.add_argument("--out", help="run directory (default: the spec's output.dir, else runs/NAME)")
@@ -588,6 +608,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, help="torch threads (default: proxy.threads, else torch's)")
     p.set_defaults(func=cmd_search)
 
+
+def _add_worker(sub: Any) -> None:
+    """``nas worker``."""
     p = sub.add_parser("worker", help="add worker processes to a running search through its search.storage database")
     p.add_argument("spec", metavar="SPEC.yaml", help="the same spec as the driver's, with search.storage set")
     p.add_argument("--workers", type=_positive_int, help="worker processes here (default: search.workers)")
@@ -595,6 +618,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=_positive_int, help="total finished trials to reach (default: search.trials)")
     p.set_defaults(func=cmd_worker)
 
+
+def _add_profile(sub: Any) -> None:
+    """``nas profile``."""
     p = sub.add_parser("profile", help="time every layer a spec's space can produce on this machine: a cost table")
     p.add_argument("spec", metavar="SPEC.yaml")
     p.add_argument("--out", required=True, help="the table to write (TABLE.json; never overwritten)")
@@ -616,10 +642,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="networks (the base and samples) whose measured time calibrates the table's factor",
     )
     p.set_defaults(func=cmd_profile)
+
+
+def _add_report(sub: Any) -> None:
+    """``nas report``."""
     p = sub.add_parser("report", help="regenerate the plots and summary of a run directory")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.set_defaults(func=cmd_report)
 
+
+def _add_scale(sub: Any) -> None:
+    """``nas scale``."""
     p = sub.add_parser("scale", help="alpha, beta, gamma grid search (SPEC.yaml) and/or model family emission")
     p.add_argument("spec", metavar="SPEC.yaml", nargs="?", help="grid search on the spec's base and proxy")
     p.add_argument("--resume", action="store_true", help="with SPEC.yaml: continue a killed grid search")
@@ -631,13 +664,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="new directory for the family (or the grid search's run directory)")
     p.set_defaults(func=cmd_scale)
 
+
+def _add_progressive_flags(p: argparse.ArgumentParser) -> None:
+    """``nas train``'s progressive-learning flags; their defaults are ``ProgressiveConfig``'s (P2 Table 6)."""
+    pg = ProgressiveConfig()
+    g = p.add_argument_group("progressive learning (EfficientNetV2 §4)")
+    g.add_argument("--progressive", action="store_true", help="grow image size and regularization over stages")
+    g.add_argument("--stages", type=_positive_int, help="stages (default 4, at most one per epoch)")
+    g.add_argument("--min-size", type=_size, help="first-stage image size (default: max-size / 2)")
+    g.add_argument("--max-size", type=_size, help="last-stage image size (default: --resolution)")
+    g.add_argument("--min-dropout", type=_non_negative_float, default=pg.dropout[0])
+    g.add_argument("--max-dropout", type=_non_negative_float, default=pg.dropout[1])
+    g.add_argument("--min-randaug", type=_non_negative_float, default=pg.randaug[0])
+    g.add_argument("--max-randaug", type=_non_negative_float, default=pg.randaug[1])
+    g.add_argument("--min-mixup", type=_non_negative_float, default=pg.mixup[0])
+    g.add_argument("--max-mixup", type=_non_negative_float, default=pg.mixup[1])
+
+
+def _add_train(sub: Any) -> None:
+    """``nas train``."""
     p = sub.add_parser("train", help="train an architecture on a dataset (optionally with progressive learning)")
     p.add_argument("arch", metavar="ARCH", help="architecture JSON file or preset name")
     p.add_argument("--data", required=True, help="digits, fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, npz:FILE, "
                    "folder:DIR, synthetic[:classes=N,samples=N,size=N,noise=X], or a path")  # fmt: skip
     p.add_argument("--train-size", type=_positive_int, help="class-balanced subset of the training images")
     p.add_argument("--val-size", type=_non_negative_float, default=0.1, help="validation hold-out (fraction or count)")
-    t, pg = TrainConfig(), ProgressiveConfig()  # the flags' defaults are the trainer's own
+    t = TrainConfig()  # the flags' defaults are the trainer's own
     p.add_argument("--resolution", type=_size, default=t.resolution,
                    help=f"training/evaluation size (default {t.resolution})")  # fmt: skip
     p.add_argument("--epochs", type=_positive_int, default=t.epochs)
@@ -655,21 +707,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's)")
     p.add_argument("--device", default=t.device, help="auto (CUDA when a GPU is visible), cpu, cuda or cuda:N; "
                    "mixed precision on CUDA")  # fmt: skip
-    g = p.add_argument_group("progressive learning (EfficientNetV2 §4)")
-    g.add_argument("--progressive", action="store_true", help="grow image size and regularization over stages")
-    g.add_argument("--stages", type=_positive_int, help="stages (default 4, at most one per epoch)")
-    g.add_argument("--min-size", type=_size, help="first-stage image size (default: max-size / 2)")
-    g.add_argument("--max-size", type=_size, help="last-stage image size (default: --resolution)")
-    g.add_argument("--min-dropout", type=_non_negative_float, default=pg.dropout[0])
-    g.add_argument("--max-dropout", type=_non_negative_float, default=pg.dropout[1])
-    g.add_argument("--min-randaug", type=_non_negative_float, default=pg.randaug[0])
-    g.add_argument("--max-randaug", type=_non_negative_float, default=pg.randaug[1])
-    g.add_argument("--min-mixup", type=_non_negative_float, default=pg.mixup[0])
-    g.add_argument("--max-mixup", type=_non_negative_float, default=pg.mixup[1])
+    _add_progressive_flags(p)
     p.add_argument("--out", help="new directory for metrics.json, architecture.json and weights.pt")
     p.add_argument("--evaluate", action="store_true", help="also report test-split accuracy")
     p.add_argument("--weights", help="with --evaluate: evaluate these saved weights instead of training")
     p.set_defaults(func=cmd_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from nas import __version__
+
+    parser = _Parser(prog="nas", description="effnas: EfficientNet-style architecture search and scaling.")
+    parser.add_argument("--version", action="version", version=f"effnas {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for add in (
+        _add_presets,
+        _add_info,
+        _add_export,
+        _add_search,
+        _add_worker,
+        _add_profile,
+        _add_report,
+        _add_scale,
+        _add_train,
+    ):
+        add(sub)
     return parser
 
 

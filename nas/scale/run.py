@@ -82,90 +82,108 @@ def read_grid(path: Path) -> dict[Candidate, GridRow]:
 
 def run_grid(plan: RunPlan, run_dir: Path, *, log: Callable[[str], None] = print) -> GridRow:
     """Evaluate every candidate not yet in ``grid.jsonl``; write the table and the family."""
-    spec = plan.spec
-    g = spec.scale
-    base = load_architecture(spec.space.base_ref)  # at its own resolution: the grid scales that
+    g = plan.spec.scale
     candidates = plan_candidates(plan)
     if not candidates:
         raise RunError(f"scale: no grid point has |alpha*beta^2*gamma^2 - {g.target:g}| <= {g.tolerance:g}")
-    grid_file = run_dir / "grid.jsonl"
-    rows = read_grid(grid_file)
-    journal.compact(grid_file, [dataclasses.asdict(r) for r in rows.values()])
-    todo = [c for c in candidates if c not in rows]
-    log(f"{spec.name}: {len(candidates)} candidates on the grid, {len(rows)} already evaluated, {len(todo)} to run")
-    started, count = time.perf_counter(), 0
-
-    def key_of(arch: Architecture) -> str:
-        """The same network at the same proxy size is trained once (rounding makes twins)."""
-        return f"{architecture_hash(arch)}@{proxy_size(plan, arch, base)}"
-
-    earlier = {c: r for c, r in rows.items() if r.arch_hash and not r.same_as and not r.skipped}
-    trained = {key_of(land(plan, base, c)): r for c, r in earlier.items()}
-    by_key: dict[str, list[Candidate]] = {}
-    archs: dict[str, Architecture] = {}
-    for c in todo:
-        try:
-            arch = land(plan, base, c)
-        except GridSkip as exc:
-            row = grid_row(base, scale_candidate(base, c), c, num_classes=plan.num_classes, accuracy=math.nan,
-                           seconds=0.0, skipped=str(exc))  # fmt: skip
-            journal.append(grid_file, dataclasses.asdict(row))
-            rows[c] = row
-            log(f"[{len(rows)}/{len(candidates)}] alpha {c[0]:g} beta {c[1]:g} gamma {c[2]:g}: skipped, not trained "
-                f"({row.skipped})")  # fmt: skip
-            continue
-        key = key_of(arch)
-        by_key.setdefault(key, []).append(c)
-        archs[key] = arch
-    to_train = sum(len(group) for group in by_key.values())
-
-    def record(candidate: Candidate, accuracy: float, seconds: float, twin_of: GridRow | None) -> GridRow:
-        nonlocal count
-        row = grid_row(base, land(plan, base, candidate), candidate, num_classes=plan.num_classes, accuracy=accuracy,
-                       seconds=seconds)  # fmt: skip
-        if twin_of is not None:
-            row = dataclasses.replace(row, same_as=f"{twin_of.alpha:g},{twin_of.beta:g},{twin_of.gamma:g}")
-        journal.append(grid_file, dataclasses.asdict(row))
-        rows[candidate] = row
-        count += 1
-        left = (time.perf_counter() - started) / count * (to_train - count)
-        same = f" (same network as alpha,beta,gamma = {row.same_as}; not trained again)" if row.same_as else ""
-        log(f"[{len(rows)}/{len(candidates)}] alpha {row.alpha:g} beta {row.beta:g} gamma {row.gamma:g}: "
-            f"nominal {row.nominal:.3f}, {row.resolution} px, FLOPs x{row.flops_ratio:.3f}, "
-            f"accuracy {100 * row.accuracy:.2f}%, {row.seconds:.0f}s{same} "
-            f"| left ~{format_duration(left)}")  # fmt: skip
-        return row
-
+    grid = _Grid(plan, run_dir, candidates, log)
+    by_key, archs = grid.land_todo()
+    grid.to_train = sum(len(group) for group in by_key.values())
     for key, group in by_key.items():  # twins of candidates trained in an earlier (killed) run
-        if key in trained:
+        if key in grid.trained:
             for c in group:
-                record(c, trained[key].accuracy, 0.0, trained[key])
-    jobs = [(key, archs[key], proxy_size(plan, archs[key], base)) for key in by_key if key not in trained]
-    for key, accuracy, seconds, reason in train_jobs(plan, jobs, workers=spec.search.workers):
+                grid.record(c, grid.trained[key].accuracy, 0.0, grid.trained[key])
+    jobs = [(key, archs[key], proxy_size(plan, archs[key], grid.base)) for key in by_key if key not in grid.trained]
+    for key, accuracy, seconds, reason in train_jobs(plan, jobs, workers=plan.spec.search.workers):
         first, *twins = by_key[key]
         if reason:
             log(f"  candidate {first} failed: {reason}")
-        original = record(first, accuracy, seconds, None)
+        original = grid.record(first, accuracy, seconds, None)
         for c in twins:
-            record(c, accuracy, 0.0, original)
-    finished = [r for r in rows.values() if not math.isnan(r.accuracy)]
+            grid.record(c, accuracy, 0.0, original)
+    finished = [r for r in grid.rows.values() if not math.isnan(r.accuracy)]
     if not finished:
         raise RunError("scale: every candidate failed or was skipped; see grid.jsonl")
     best = best_row(finished)
+    _write_grid_outputs(plan, run_dir, grid.base, [grid.rows[c] for c in candidates if c in grid.rows], best, log)
+    return best
+
+
+class _Grid:
+    """The grid search's state: its journal (``grid.jsonl``), the rows so far, and the log line per candidate."""
+
+    def __init__(self, plan: RunPlan, run_dir: Path, candidates: list[Candidate], log: Callable[[str], None]) -> None:
+        self.plan, self.candidates, self.log = plan, candidates, log
+        self.base = load_architecture(plan.spec.space.base_ref)  # at its own resolution: the grid scales that
+        self.file = run_dir / "grid.jsonl"
+        self.rows = read_grid(self.file)
+        journal.compact(self.file, [dataclasses.asdict(r) for r in self.rows.values()])
+        self.todo = [c for c in candidates if c not in self.rows]
+        log(f"{plan.spec.name}: {len(candidates)} candidates on the grid, {len(self.rows)} already evaluated, "
+            f"{len(self.todo)} to run")  # fmt: skip
+        earlier = {c: r for c, r in self.rows.items() if r.arch_hash and not r.same_as and not r.skipped}
+        self.trained = {self.key_of(land(plan, self.base, c)): r for c, r in earlier.items()}
+        self.started, self.count, self.to_train = time.perf_counter(), 0, 0
+
+    def key_of(self, arch: Architecture) -> str:
+        """The same network at the same proxy size is trained once (rounding makes twins)."""
+        return f"{architecture_hash(arch)}@{proxy_size(self.plan, arch, self.base)}"
+
+    def land_todo(self) -> tuple[dict[str, list[Candidate]], dict[str, Architecture]]:
+        """Land each candidate still to run (``land``): skipped ones are recorded with their reason; the
+        rest are grouped by network, so twins train once."""
+        by_key: dict[str, list[Candidate]] = {}
+        archs: dict[str, Architecture] = {}
+        for c in self.todo:
+            try:
+                arch = land(self.plan, self.base, c)
+            except GridSkip as exc:
+                row = grid_row(self.base, scale_candidate(self.base, c), c, num_classes=self.plan.num_classes,
+                               accuracy=math.nan, seconds=0.0, skipped=str(exc))  # fmt: skip
+                journal.append(self.file, dataclasses.asdict(row))
+                self.rows[c] = row
+                self.log(f"[{len(self.rows)}/{len(self.candidates)}] alpha {c[0]:g} beta {c[1]:g} gamma {c[2]:g}: "
+                         f"skipped, not trained ({row.skipped})")  # fmt: skip
+                continue
+            key = self.key_of(arch)
+            by_key.setdefault(key, []).append(c)
+            archs[key] = arch
+        return by_key, archs
+
+    def record(self, candidate: Candidate, accuracy: float, seconds: float, twin_of: GridRow | None) -> GridRow:
+        """Journal one evaluated candidate (or a twin of one) and log it with the time left."""
+        row = grid_row(self.base, land(self.plan, self.base, candidate), candidate, num_classes=self.plan.num_classes,
+                       accuracy=accuracy, seconds=seconds)  # fmt: skip
+        if twin_of is not None:
+            row = dataclasses.replace(row, same_as=f"{twin_of.alpha:g},{twin_of.beta:g},{twin_of.gamma:g}")
+        journal.append(self.file, dataclasses.asdict(row))
+        self.rows[candidate] = row
+        self.count += 1
+        left = (time.perf_counter() - self.started) / self.count * (self.to_train - self.count)
+        same = f" (same network as alpha,beta,gamma = {row.same_as}; not trained again)" if row.same_as else ""
+        self.log(f"[{len(self.rows)}/{len(self.candidates)}] alpha {row.alpha:g} beta {row.beta:g} "
+                 f"gamma {row.gamma:g}: nominal {row.nominal:.3f}, {row.resolution} px, FLOPs x{row.flops_ratio:.3f}, "
+                 f"accuracy {100 * row.accuracy:.2f}%, {row.seconds:.0f}s{same} "
+                 f"| left ~{format_duration(left)}")  # fmt: skip
+        return row
+
+
+def _write_grid_outputs(plan: RunPlan, run_dir: Path, base: Architecture, rows: list[GridRow], best: GridRow,
+                        log: Callable[[str], None]) -> None:  # fmt: skip
+    """The candidate table, and the family grown from the chosen coefficients (its members trained if asked)."""
     gamma = best.resolution / base.resolution if best.resolution else best.gamma  # the size it was evaluated at
     out = OutputDir.existing(run_dir, what="run directory")
-    _write_table(out, [rows[c] for c in candidates if c in rows], best)
+    _write_table(out, rows, best)
     family_dir = out.folder("family")
     for old in family_dir.root.iterdir():  # the family of an earlier choice goes
         old.unlink()
-    members = compound_family(base, alpha=best.alpha, beta=best.beta, gamma=max(1.0, gamma), phi=g.phi)
+    members = compound_family(base, alpha=best.alpha, beta=best.beta, gamma=max(1.0, gamma), phi=plan.spec.scale.phi)
     member_accuracy = _train_members(plan, run_dir, members, base, log=log)
     write_family(members, family_dir, num_classes=plan.num_classes, accuracy=member_accuracy,
                  source={"base": base.name, "alpha": best.alpha, "beta": best.beta, "gamma": best.gamma,
                          "gamma_used": gamma, "nominal_flops_ratio": best.nominal, "flops_ratio": best.flops_ratio,
                          "resolution_rounding": "nearest multiple of 8",
                          "grid": "../grid.csv"})  # fmt: skip
-    return best
 
 
 Job = tuple[str, Architecture, int]  # (key, architecture, proxy resolution)
