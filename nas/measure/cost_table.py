@@ -30,6 +30,7 @@ too large to profile, naming its size. Timing resumes from ``TABLE.json.partial.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import platform
@@ -49,7 +50,7 @@ from nas.measure.costs import timed_runs, training_step
 from nas.training.device import device_problem, resolve_device
 from nas.training.threads import torch_threads
 from nas.training.train import OPTIMIZERS
-from search_spaces import Architecture, Space, build_model
+from search_spaces import Architecture, Space, architecture_hash, build_model
 from search_spaces.blocks import ConvBNAct
 from search_spaces.registry import block_kind
 
@@ -347,12 +348,39 @@ def space_layers(space: Space, *, resolution: int, multipliers: list[float] | No
     space's choices; repeated blocks (stride 1, input = output) where a stage may have
     more than one layer.
     """
+    base = space.base
+    sizes, size = [], math.ceil(resolution / 2)
+    for stage in base.stages:
+        sizes.append(size)
+        size = math.ceil(size / stage.stride)
+    last = math.ceil(sizes[-1] / base.stages[-1].stride)
+    out: dict[str, Layer] = {}
+    for archs in _width_variants(space, multipliers).values():
+        for a in archs:
+            stem = Layer("stem", in_channels, a.stem.channels, resolution)
+            out.setdefault(stem.key, stem)
+        for i in range(1, len(base.stages) + 1):
+            for layer in _stage_layers(space, i, archs, sizes[i - 1]):
+                out.setdefault(layer.key, layer)
+        for a in archs:
+            for b in archs:
+                layer = Layer("head", a.stages[-1].channels, b.head.channels, last)
+                out.setdefault(layer.key, layer)
+    return out
+
+
+def _width_variants(space: Space, multipliers: list[float] | None) -> dict[float, list[Architecture]]:
+    """Per fit multiplier, networks that hold every stage, stem and head width the space offers.
+
+    A part's channels depend only on its own choice (and the fit), so zipping the choice
+    lists covers every width with max(len) networks per multiplier.
+    """
     from scaling import scale
 
     choices = space.choices()
-    base = space.base
-    stages = range(1, len(base.stages) + 1)
     uniform = {name: values[0] for name, values in choices.items()}
+    widths = choices.get("s1.width", [None])
+    stems, heads = choices.get("stem.width", [None]), choices.get("head.width", [None])
 
     def decoded(width: float | None, stem: float | None, head: float | None) -> Architecture:
         params = dict(uniform)
@@ -365,53 +393,27 @@ def space_layers(space: Space, *, resolution: int, multipliers: list[float] | No
             params["head.width"] = head
         return space.decode(params)
 
-    widths = choices.get("s1.width", [None])
-    stems, heads = choices.get("stem.width", [None]), choices.get("head.width", [None])
-    fits = multipliers or [1.0]
-    # channels[w][(width, stem, head)]: the network with those width choices, fitted by w
-    channels: dict[float, dict[tuple[Any, Any, Any], Architecture]] = {}
-    # A part's channels depend only on its own choice (and the fit): zipping the choice lists
-    # covers every stage, stem and head width with max(len) networks per multiplier.
     count = max(len(widths), len(stems), len(heads))
-    zipped = [(widths[j % len(widths)], stems[j % len(stems)], heads[j % len(heads)]) for j in range(count)]
-    unfitted = {combo: decoded(*combo) for combo in zipped}
-    for w in fits:
-        channels[w] = {c: a if multipliers is None else scale(a, width=w) for c, a in unfitted.items()}
-    sizes, size = [], math.ceil(resolution / 2)
-    for stage in base.stages:
-        sizes.append(size)
-        size = math.ceil(size / stage.stride)
-    out: dict[str, Layer] = {}
+    unfitted = [decoded(widths[j % len(widths)], stems[j % len(stems)], heads[j % len(heads)]) for j in range(count)]
+    unfitted = list({architecture_hash(a): a for a in unfitted}.values())
+    return {w: [a if multipliers is None else scale(a, width=w) for a in unfitted] for w in multipliers or [1.0]}
 
-    def add(layer: Layer) -> None:
-        out.setdefault(layer.key, layer)
 
-    for w in fits:
-        archs = list(channels[w].values())
-        for a in archs:
-            add(Layer("stem", in_channels, a.stem.channels, resolution))
-        for i in stages:
-            stage = base.stages[i - 1]
-            kinds = choices.get(f"s{i}.block", [stage.block])
-            ins = {a.stem.channels if i == 1 else a.stages[i - 2].channels for a in archs}
-            outs = {a.stages[i - 1].channels for a in archs}
-            deeper = max(choices.get(f"s{i}.layers", [stage.repeats])) > 1
-            for kind in kinds:
-                ses = choices.get(f"s{i}.se", [stage.se]) if block_kind(kind).takes_se else [0.0]
-                for k in choices[f"s{i}.kernel"]:
-                    for e in choices[f"s{i}.expand"]:
-                        for se in ses:
-                            for cin in ins:
-                                for cout in outs:
-                                    add(Layer("block", cin, cout, sizes[i - 1], kind, k, stage.stride, e, se))
-                            for cout in outs if deeper else ():
-                                after = math.ceil(sizes[i - 1] / stage.stride)
-                                add(Layer("block", cout, cout, after, kind, k, 1, e, se))
-        last = math.ceil(sizes[-1] / base.stages[-1].stride)
-        for a in archs:
-            for b in archs:
-                add(Layer("head", a.stages[-1].channels, b.head.channels, last))
-    return out
+def _stage_layers(space: Space, i: int, archs: list[Architecture], size: int) -> list[Layer]:
+    """Stage ``i``'s block configurations (1-based) over its kinds, kernels, expansions and SE
+    ratios, for the widths ``archs`` hold: the strided first block, and the repeated ones."""
+    choices, stage = space.choices(), space.base.stages[i - 1]
+    ins = {a.stem.channels if i == 1 else a.stages[i - 2].channels for a in archs}
+    outs = {a.stages[i - 1].channels for a in archs}
+    deeper = max(choices.get(f"s{i}.layers", [stage.repeats])) > 1
+    after = math.ceil(size / stage.stride)
+    layers = []
+    for kind in choices.get(f"s{i}.block", [stage.block]):
+        ses = choices.get(f"s{i}.se", [stage.se]) if block_kind(kind).takes_se else [0.0]
+        for k, e, se in itertools.product(choices[f"s{i}.kernel"], choices[f"s{i}.expand"], ses):
+            layers += [Layer("block", cin, cout, size, kind, k, stage.stride, e, se) for cin in ins for cout in outs]
+            layers += [Layer("block", cout, cout, after, kind, k, 1, e, se) for cout in (outs if deeper else ())]
+    return layers
 
 
 def calibration_networks(sample: Callable[[random.Random], Architecture], base: Architecture | None,

@@ -175,22 +175,34 @@ def _mark_completed(searcher: Any, trial_id: str) -> None:
 def run_ray(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
             log: Callable[[str], None] = print) -> optuna.Study:  # fmt: skip
     """Run the search on Ray Tune until ``total`` trials have finished."""
-    spec, objective = plan.spec, plan.objective
-    r = spec.search.ray
+    r = plan.spec.search.ray
     # `ray start` turns on token authentication when ~/.ray/auth_token exists (the first
     # ray.init writes it); a driver joining that cluster must too, and Ray reads the mode
     # when it is imported.
     if r.address and "RAY_AUTH_MODE" not in os.environ and (Path.home() / ".ray" / "auth_token").is_file():
         os.environ["RAY_AUTH_MODE"] = "token"
     import ray
-    from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
 
     study = start_study(plan, run_dir, resume=resume, total=total, log=log)
     remaining = total - len(finished_trials(study))
     if remaining <= 0:
         return study
-    minutes = spec.search.timeout_minutes
+    _start_ray(plan, log)
+    scratch = Path(tempfile.mkdtemp(prefix="effnas-ray-"))  # Ray's own result files stay out of the run directory
+    tuner = _tuner(plan, run_dir, study, remaining, scratch, _progress_callback(plan, study, total, log))
+    try:
+        tuner.fit()
+    finally:
+        ray.shutdown()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return study
+
+
+def _start_ray(plan: RunPlan, log: Callable[[str], None]) -> None:
+    """Join ``search.ray.address``, or start a local instance with ``num_cpus``."""
+    import ray
+
+    r = plan.spec.search.ray
     started = time.perf_counter()
     if r.address:
         ray.init(address=r.address, include_dashboard=False, log_to_driver=True)
@@ -199,6 +211,14 @@ def run_ray(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
     log(f"ray: {'connected to ' + r.address if r.address else 'started a local instance'} in "
         f"{time.perf_counter() - started:.1f}s; {ray.cluster_resources().get('CPU', 0):g} CPUs; "
         f"{r.cpus_per_trial:g} CPU(s) per trial")  # fmt: skip
+
+
+def _tuner(plan: RunPlan, run_dir: Path, study: optuna.Study, remaining: int, scratch: Path, progress: Any) -> Any:
+    """A ``tune.Tuner`` over the run's own study: OptunaSearch as the search algorithm, ASHA when asked."""
+    from ray import tune
+    from ray.tune.schedulers import ASHAScheduler
+
+    spec, objective, r = plan.spec, plan.objective, plan.spec.search.ray
     modes = objective.modes
     metrics = list(METRICS[: len(modes)])
     searcher = _searcher_class()(
@@ -215,13 +235,26 @@ def run_ray(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
     if spec.search.pruner == "asha" and objective.single:
         scheduler = ASHAScheduler(metric=metrics[0], mode=modes[0], time_attr="epoch", max_t=epochs,
                                   grace_period=1, reduction_factor=2)  # fmt: skip
-    threads = plan.worker_threads(cpus=r.cpus_per_trial)
     with_spec = tune.with_parameters(_trainable, wire=plan.to_wire(), run_dir=str(run_dir.resolve()),
-                                     threads=threads)  # fmt: skip
+                                     threads=plan.worker_threads(cpus=r.cpus_per_trial))  # fmt: skip
     trainable = tune.with_resources(with_spec, {"cpu": r.cpus_per_trial, "gpu": r.gpus_per_trial})
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # the run directory holds the results
-    scratch = Path(tempfile.mkdtemp(prefix="effnas-ray-"))  # Ray's own result files stay out of the run directory
-    done_before = len(finished_trials(study))
+    minutes = spec.search.timeout_minutes
+    # reuse_actors: a finished trial's Ray worker takes the next one (torch and the package
+    # already imported) instead of a fresh process per trial.
+    tune_config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
+                                  max_concurrent_trials=r.max_concurrent_trials, reuse_actors=True,
+                                  time_budget_s=None if minutes is None else 60 * minutes)  # fmt: skip
+    run_config = tune.RunConfig(name=spec.name, storage_path=str(scratch), verbose=0, callbacks=[progress],
+                                failure_config=tune.FailureConfig(max_failures=r.max_failures))  # fmt: skip
+    return tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
+
+
+def _progress_callback(plan: RunPlan, study: optuna.Study, total: int, log: Callable[[str], None]) -> Any:
+    """A Tune callback that logs each finished trial as the local executor does."""
+    from ray import tune
+
+    epochs, done_before = plan.train.epochs, len(finished_trials(study))
 
     class Progress(tune.Callback):
         def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
@@ -236,17 +269,4 @@ def run_ray(plan: RunPlan, run_dir: Path, *, resume: bool, total: int,
                 + (f"  reward {attrs['reward']:.4f}" if isinstance(attrs.get("reward"), float) else "")
                 + (f"  ({attrs['fail_reason']})" if attrs.get("fail_reason") else ""))  # fmt: skip
 
-    # reuse_actors: a finished trial's Ray worker takes the next one (torch and the package
-    # already imported) instead of a fresh process per trial.
-    tune_config = tune.TuneConfig(search_alg=searcher, scheduler=scheduler, num_samples=remaining,
-                                  max_concurrent_trials=r.max_concurrent_trials, reuse_actors=True,
-                                  time_budget_s=None if minutes is None else 60 * minutes)  # fmt: skip
-    run_config = tune.RunConfig(name=spec.name, storage_path=str(scratch), verbose=0, callbacks=[Progress()],
-                                failure_config=tune.FailureConfig(max_failures=r.max_failures))  # fmt: skip
-    tuner = tune.Tuner(trainable, tune_config=tune_config, run_config=run_config)
-    try:
-        tuner.fit()
-    finally:
-        ray.shutdown()
-        shutil.rmtree(scratch, ignore_errors=True)
-    return study
+    return Progress()
