@@ -216,23 +216,49 @@ def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
         raise UsageError("--format onnx: --out FILE.onnx is required")
     folder, name = new_output_file(args.out)
     resolution = args.resolution or arch.resolution
-    model = build_model(arch, num_classes=args.num_classes).eval()
-    if args.weights:
+    num_classes, in_channels = args.num_classes or 1000, 3
+    state = _load_weights(args.weights) if args.weights else None
+    if state is not None:  # the trained network's own classes and input channels (nas train on grayscale: 1)
+        num_classes, in_channels = _weights_io(state, args.weights)
+        if args.num_classes not in (None, num_classes):
+            raise UsageError(f"--num-classes: {args.weights} has {num_classes} classes, got {args.num_classes}")
+    model = build_model(arch, num_classes=num_classes, in_channels=in_channels).eval()
+    if state is not None:
         try:
-            model.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))
-        except Exception as exc:  # unreadable, or not this architecture's weights
-            raise UsageError(f"--weights: cannot load {args.weights} into {arch.name} ({type(exc).__name__})") from None
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as exc:  # not this architecture's weights
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UsageError(f"--weights: {args.weights} does not fit {arch.name} ({first})") from None
 
     def export(tmp: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(model, (torch.zeros(1, 3, resolution, resolution),), str(tmp), dynamo=False,
+            torch.onnx.export(model, (torch.zeros(1, in_channels, resolution, resolution),), str(tmp), dynamo=False,
                               input_names=["images"], output_names=["logits"],
                               dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})  # fmt: skip
 
     folder.write_with(name, export)
-    print(f"wrote {args.out} ({arch.name}, input 1x3x{resolution}x{resolution}, {args.num_classes} classes)")
+    print(f"wrote {args.out} ({arch.name}, input 1x{in_channels}x{resolution}x{resolution}, {num_classes} classes)")
     return 0
+
+
+def _load_weights(path: str) -> dict[str, torch.Tensor]:
+    """A ``weights.pt`` state dict, read with ``weights_only`` (no pickled code runs); bad input otherwise."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unreadable, or not a tensor file
+        raise UsageError(f"--weights: cannot load {path} ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UsageError(f"--weights: {path} is not a state dict of tensors (weights.pt from nas train)")
+    return state
+
+
+def _weights_io(state: dict[str, torch.Tensor], path: str) -> tuple[int, int]:
+    """(classes, input channels) of a trained network's state dict: its classifier rows and stem conv's inputs."""
+    classifier, stem = state.get("classifier.weight"), state.get("stem.0.weight")
+    if classifier is None or stem is None or classifier.ndim != 2 or stem.ndim != 4:
+        raise UsageError(f"--weights: {path} is not an effnas network's state dict (no classifier or stem weights)")
+    return int(classifier.shape[0]), int(stem.shape[1])
 
 
 _TRAIN_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "resolution", "dropout",
@@ -562,7 +588,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
         ratio = "-" if m["flops_ratio"] is None else f"{m['flops_ratio']:.3f}"
         print(f"{m['name']:<24} {m['phi']:>3} {m['width']:>6.3f} {m['depth']:>6.3f} {m['resolution']:>4} "
               f"{m['params'] / 1e6:>8.2f}M {m['flops'] / 1e9:>8.3f}G {ratio:>7}")  # fmt: skip
-    print(f"wrote {out}/family.json, family.png and {len(members)} architecture files")
+    print(f"wrote {args.out}/family.json, family.png and {len(members)} architecture files")
     return 0
 
 
@@ -593,7 +619,8 @@ def _add_export(sub: Any) -> None:
     p.add_argument("--format", required=True, choices=("json", "timm", "onnx"), help="output format")
     p.add_argument("--out", help="output file (default: stdout; required for onnx); never replaces a file")
     p.add_argument("--resolution", type=_size, help="onnx: input size (default: the architecture's own)")
-    p.add_argument("--num-classes", type=_classes, default=1000, help="onnx: classifier outputs (default 1000)")
+    p.add_argument("--num-classes", type=_classes,
+                   help="onnx: classifier outputs (default: the weights' own, else 1000)")  # fmt: skip
     p.add_argument("--weights", help="onnx: trained weights (weights.pt from nas train)")
     p.set_defaults(func=cmd_export)
 

@@ -127,6 +127,8 @@ def _table(tiny, write_spec, tmp_path, change):
         (lambda d: d.update(scale=0), "malformed cost table (scale must be a finite number > 0, got 0.0)"),
         (lambda d: d["settings"].update(mode="step", batch_size=8), "with mode 'step'; this search needs 'latency'"),
         (lambda d: d["settings"].update(resolution=64), "measured with resolution 64; this search needs 32"),
+        (lambda d: d["settings"].update(threads=2), "measured with threads 2; this search needs 1"),
+        (lambda d: d["settings"].update(batch_size=4), "measured with batch_size 4; this search needs 1"),
         (lambda d: d["base"].update(activation="relu"), "for another space: its base has activation 'relu'"),
         (lambda d: d["entries"].pop(sorted(d["entries"])[3]), "for another space: it lacks 1 of the"),
     ],
@@ -167,3 +169,29 @@ def test_the_table_travels_with_the_plan(write_spec, tiny, tmp_path):
     assert again.table == plan.table and again.table is not None
     arch = plan.space.decode({name: values[-1] for name, values in plan.space.choices().items()})
     assert again.table.predict(arch) == plan.table.predict(arch) > 0
+
+
+def test_a_step_table_must_match_the_specs_step_and_optimizer(write_spec, tiny):
+    # one definition of a step (nas.measure.costs.training_step): a table timed with another batch,
+    # thread count or optimizer than target.step and the proxy's recipe predicts another cost
+    from nas.measure.cost_table import TableError
+    from nas.spec import spec_from_dict
+
+    spec = {"target": {"step_time": 50.0, "resolution": 32, "num_classes": 10,
+                       "step": {"batch_size": 8, "threads": 1}},
+            "objective": {"type": "mnas", "mode": "abs"}, "space": {"base": tiny}}  # fmt: skip
+    plan = RunPlan.from_spec(spec_from_dict(spec))
+    needed = plan.table_settings()
+    assert needed == {"mode": "step", "resolution": 32, "num_classes": 10, "in_channels": 3, "batch_size": 8,
+                      "threads": 1, "optimizer": "adamw"}  # fmt: skip
+    base = {"activation": plan.base.activation, "bn_eps": plan.base.bn_eps, "bn_momentum": plan.base.bn_momentum}
+    for change, message in (({"optimizer": "sgd"}, "measured with optimizer 'sgd'; this search needs 'adamw'"),
+                            ({"batch_size": 16}, "measured with batch_size 16; this search needs 8"),
+                            ({"threads": 2}, "measured with threads 2; this search needs 1")):  # fmt: skip
+        settings = ProfileSettings(**{"mode": "step", "resolution": 32, "num_classes": 10, "batch_size": 8,
+                                      "threads": 1, **change})  # fmt: skip
+        with pytest.raises(TableError, match=message):
+            CostTable(settings, {}, 1.0, base).check(plan.base, set(), needed)
+    CostTable(ProfileSettings(mode="step", resolution=32, num_classes=10, batch_size=8), {}, 1.0, base).check(
+        plan.base, set(), needed
+    )

@@ -28,6 +28,23 @@ def test_train_writes_outputs_and_evaluates(cli, capsys, tmp_path):
     code, out, _ = cli("train", SMALL, *FAST, "--evaluate", "--weights", str(out_dir / "weights.pt"))
     assert code == 0
     assert f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out
+    assert all(t.device.type == "cpu" for t in state.values())  # loadable on a machine without a GPU
+    # ONNX with the trained weights: digits' 10 classes and one input channel come from the weights themselves
+    ort = pytest.importorskip("onnxruntime")
+    onnx_path = tmp_path / "m.onnx"
+    code, out, err = cli("export", out_dir / "architecture.json", "--format", "onnx", "--weights",
+                         out_dir / "weights.pt", "--resolution", 16, "--out", onnx_path)  # fmt: skip
+    assert code == 0 and "input 1x1x16x16, 10 classes" in out, err
+    from search_spaces import build_model, load_architecture
+
+    model = build_model(load_architecture(str(out_dir / "architecture.json")), num_classes=10, in_channels=1).eval()
+    model.load_state_dict(state)
+    x = torch.rand(3, 1, 16, 16, generator=torch.Generator().manual_seed(0))
+    exported = ort.InferenceSession(str(onnx_path)).run(None, {"images": x.numpy()})[0]
+    assert torch.allclose(torch.from_numpy(exported), model(x).detach(), atol=1e-4)
+    code, _, err = cli("export", out_dir / "architecture.json", "--format", "onnx", "--weights",
+                       out_dir / "weights.pt", "--num-classes", 1000, "--out", tmp_path / "n.onnx")  # fmt: skip
+    assert code == 2 and "--num-classes: " in err and "has 10 classes, got 1000" in err
 
 
 def test_progressive_prints_the_schedule(cli, capsys):
