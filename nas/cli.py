@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, NoReturn
 import torch
 
 from nas.progress import format_duration
+from nas.spec import MAX_INT, MAX_SEED
 from nas.training.data import MAX_CLASSES, Dataset
 from nas.training.threads import set_process_threads
 from nas.training.train import OPTIMIZERS, SCHEDULES, EpochRecord, ProgressiveConfig, TrainConfig, TrainResult
@@ -56,6 +58,10 @@ def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], i
     """An argparse type: an integer >= ``minimum`` (and <= ``maximum``), with a one-line error naming the value."""
 
     def parse(text: str) -> int:
+        if len(text.strip().lstrip("+-")) > 30:  # before int(): no 4,300-digit conversions, no overflow later
+            raise argparse.ArgumentTypeError(
+                f"must be an integer of at most 30 digits, got {printable(text, limit=40)}"
+            )
         try:
             value = int(text)
         except ValueError:
@@ -69,9 +75,9 @@ def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], i
     return parse
 
 
-_positive_int = _int_at_least(1)
-_non_negative_int = _int_at_least(0)
-_non_negative_int = _int_at_least(0)
+_positive_int = _int_at_least(1, MAX_INT)
+_non_negative_int = _int_at_least(0, MAX_INT)
+_seed = _int_at_least(0, MAX_SEED)
 _size = _int_at_least(1, MAX_RESOLUTION)  # image sizes: checked before a model is built at them
 _classes = _int_at_least(1, MAX_CLASSES)
 
@@ -210,8 +216,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
     """The built model (eval mode, freshly initialized or ``--weights``) as an ONNX graph."""
-    import warnings
-
     if args.out is None:
         raise UsageError("--format onnx: --out FILE.onnx is required")
     folder, name = new_output_file(args.out)
@@ -243,13 +247,22 @@ def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
 
 
 def _load_weights(path: str) -> dict[str, torch.Tensor]:
-    """A ``weights.pt`` state dict, read with ``weights_only`` (no pickled code runs); bad input otherwise."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unreadable, or not a tensor file
-        raise UsageError(f"--weights: cannot load {path} ({type(exc).__name__})") from None
+    """A ``weights.pt`` state dict, read with ``weights_only`` (no pickled code runs); bad input otherwise.
+
+    torch's unpickler warns about files it was not made for (another pickle protocol); such a
+    warning is caught here: the file is refused in one line, or, if it did hold a state
+    dict, the warning's first line is a one-line note.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unreadable, or not a tensor file
+            raise UsageError(f"--weights: cannot load {path} ({type(exc).__name__})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UsageError(f"--weights: {path} is not a state dict of tensors (weights.pt from nas train)")
+    if caught:
+        print(f"nas: note: --weights: {printable(str(caught[0].message).splitlines()[0], limit=200)}", file=sys.stderr)
     return state
 
 
@@ -380,10 +393,7 @@ def _evaluate_weights(arch: Architecture, data: Dataset, weights: str, resolutio
     path = Path(weights)
     if not path.is_file():
         raise UsageError(f"--weights: {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unreadable or not a state_dict: bad input
-        raise UsageError(f"--weights: cannot load {path} ({type(exc).__name__})") from None
+    state = _load_weights(weights)
     model = build_model(arch, num_classes=data.num_classes, in_channels=data.in_channels)
     try:
         model.load_state_dict(state)
@@ -730,7 +740,7 @@ def _add_train(sub: Any) -> None:
         "--randaug", type=_non_negative_float, default=t.randaug, help="RandAugment magnitude (0-30, 0 = off)"
     )
     p.add_argument("--mixup", type=_non_negative_float, default=t.mixup, help="mixup alpha (0 = off)")
-    p.add_argument("--seed", type=int, default=t.seed)
+    p.add_argument("--seed", type=_seed, default=t.seed, help="in [0, 2**32 - 1]")
     p.add_argument("--threads", type=_positive_int, help="torch threads (default: torch's)")
     p.add_argument("--device", default=t.device, help="auto (CUDA when a GPU is visible), cpu, cuda or cuda:N; "
                    "mixed precision on CUDA")  # fmt: skip

@@ -1,8 +1,8 @@
-"""Formatting shared by the progress displays of ``nas train`` and ``nas search``."""
+"""Formatting shared by the progress displays of ``nas train`` and ``nas search``, and the plots."""
 
 from __future__ import annotations
 
-__all__ = ["MS_METRICS", "format_cost", "format_duration"]
+__all__ = ["MS_METRICS", "format_cost", "format_duration", "plottable"]
 
 MS_METRICS = ("latency_ms", "step_time")
 """Cost metrics measured in milliseconds; the others (FLOPs, params) are counts."""
@@ -21,3 +21,15 @@ def format_cost(metric: str, value: float) -> str:
     if metric in MS_METRICS:
         return f"{value:.2f} ms"
     return f"{value / 1e6:.1f}M"
+
+
+def plottable(text: str) -> str:
+    """``text`` as a plot can show it: characters the plotting font lacks become ``?`` and ``$``
+    is escaped, so a run named with an emoji or a dollar sign draws without a matplotlib warning
+    or a mathtext error."""
+    from matplotlib import font_manager
+
+    font = font_manager.get_font(font_manager.findfont(font_manager.FontProperties()))
+    charmap = font.get_charmap()
+    shown = "".join(c if c.isspace() or ord(c) in charmap else "?" for c in text)
+    return shown.replace("$", r"\$")

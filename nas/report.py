@@ -20,7 +20,7 @@ from optuna.trial import FrozenTrial
 from nas.measure.ranking import kendall_tau
 from nas.objectives import Record
 from nas.plan import RunPlan
-from nas.progress import MS_METRICS
+from nas.progress import MS_METRICS, plottable
 from nas.search.choice import Choice, final_choice
 from nas.search.results import pareto_trials, ranked_trials
 from nas.search.screen import screen_history
@@ -128,7 +128,7 @@ def _plot(out: OutputDir, plan: RunPlan, trials: list[FrozenTrial], front: list[
         ax.axvline(plan.objective.budget / scale, color="gray", linestyle="--", label="budget")
     ax.set_xlabel(f"{_cost_text(plan)} ({unit})")
     ax.set_ylabel(f"proxy validation accuracy (%), {plan.data.dataset}")
-    ax.set_title(spec.name)
+    ax.set_title(plottable(spec.name))
     ax.grid(alpha=0.3)
     ax.legend(loc="best")
     fig.tight_layout()

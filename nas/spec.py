@@ -113,6 +113,12 @@ CHOICES = ("block", "kernel", "expand", "se", "layers", "width", "stem", "head")
 """The choice lists a space may take (each space class has its own subset)."""
 BUDGETS = ("flops", "params", "latency_ms", "step_time")
 STORAGE_SCHEMES = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
+MAX_SEED = 2**32 - 1
+"""Seeds are in [0, 2**32 - 1]: what numpy, torch and Optuna's samplers all accept."""
+MAX_INT = 2**63 - 1
+"""Every other integer of a spec fits a signed 64-bit integer (torch and numpy convert to one)."""
+MAX_YAML_DEPTH = 50
+"""The deepest nesting of lists and mappings a spec file may have (a real spec has 4)."""
 """The databases Optuna's RDBStorage (SQLAlchemy) reaches; ``scheme+driver://`` picks a driver."""
 
 
@@ -461,6 +467,8 @@ class ExperimentSpec:
         problem = name_problem(self.name)
         if problem is not None:
             raise ValueError(f"name: {problem}, got {printable(repr(self.name), limit=80)}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise SpecError(f"seed: must be in [0, 2**32 - 1], got {printable(str(self.seed), limit=40)}")
         t = self.target
         if t.table is not None and self.cost_metric not in ("latency_ms", "step_time"):
             raise SpecError(f"target.table: predicts latency_ms or step_time (or the training_aware objective's step "
@@ -518,7 +526,9 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
         bool: isinstance(value, bool),
     }[tp]
     if not ok:
-        raise SpecError(f"{path}: must be {_type_name(tp)}, got {value!r}")
+        raise SpecError(f"{path}: must be {_type_name(tp)}, got {printable(repr(value), limit=80)}")
+    if tp is int and abs(value) > MAX_INT:
+        raise SpecError(f"{path}: must be at most 2**63 - 1 in size, got {printable(str(value), limit=40)}")
     if tp is float:
         if not math.isfinite(value):
             raise SpecError(f"{path}: must be a finite number, got {value!r}")
@@ -629,6 +639,27 @@ def load_spec(path: str | Path, *, purpose: str = "search") -> ExperimentSpec:
     return spec_from_dict(read_spec_data(path), purpose=purpose)
 
 
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (what ``yaml.safe_load`` uses) that refuses nesting deeper than
+    ``MAX_YAML_DEPTH`` while composing, before Python's recursion limit is reached."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def read_spec_data(path: str | Path) -> Any:
     """A spec file's YAML data, not yet validated (``yaml.safe_load`` only)."""
     path = Path(path)
@@ -637,11 +668,15 @@ def read_spec_data(path: str | Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or exc})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SpecLoader)  # yaml.safe_load's loader, with a depth limit
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise SpecError(f"{path}: invalid YAML{where}") from None
+    except _TooDeep as exc:
+        raise SpecError(f"{path}: nested deeper than {MAX_YAML_DEPTH} levels at line {exc.line}") from None
+    except (ValueError, RecursionError) as exc:  # an integer of more than 4,300 digits, ...
+        raise SpecError(f"{path}: unreadable YAML ({printable(str(exc).splitlines()[0], limit=120)})") from None
     if data is None:
         raise SpecError(f"{path}: the spec is empty")
     return data

@@ -157,8 +157,11 @@ class OutputDir:
                 raise OutputError(f"{target}: is a link; effnas does not write through links")
             if not replace:
                 raise OutputError(f"{target}: already exists; effnas never replaces a file")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_with(target, write)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_with(target, write)
+        except OSError as exc:  # a folder that takes no files (/proc), permissions, a full disk
+            raise OutputError(f"cannot write {target} ({exc.strerror or exc})") from None
         return target
 
     def folder(self, relative: str | Path) -> OutputDir:
@@ -166,7 +169,10 @@ class OutputDir:
         target = self.path(relative)
         if target.is_symlink():
             raise OutputError(f"{target}: is a link; effnas does not write through links")
-        target.mkdir(parents=True, exist_ok=True)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target} ({exc.strerror or exc})") from None
         return OutputDir(target)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from nas.progress import plottable
 from scaling.family import FamilyMember, family_manifest
 from search_spaces import dumps_architecture
 from search_spaces.files import OutputDir, OutputError, name_problem, printable
@@ -50,7 +51,7 @@ def _plot(out: OutputDir, rows: list[dict[str, Any]], *, title: str) -> None:
     ax.semilogy(phis, [r["flops"] / 1e9 for r in rows], "o-", label="FLOPs (G multiply-adds)")
     ax.semilogy(phis, [r["params"] / 1e6 for r in rows], "s-", label="params (M)")
     ax.set_xlabel("phi")
-    ax.set_title(f"family of {title}")
+    ax.set_title(plottable(f"family of {title}"))
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     if trained:

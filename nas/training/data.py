@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import sys
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -31,6 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from search_spaces.files import printable
 
 __all__ = [
     "DATASETS",
@@ -288,6 +292,9 @@ def _check_labels(spec: DataSpec, split: Split, num_classes: int, what: str) -> 
     where = f"{spec.dataset}" + (f" ({spec.path})" if spec.path else "")
     if len(split) == 0:
         raise DataError(f"{where}: the {what} split is empty")
+    if split.x.ndim != 4 or min(split.x.shape[1:]) < 1:
+        raise DataError(f"{where}: {what} images must have non-empty channels, height and width, got shape "
+                        f"{tuple(split.x.shape)}")  # fmt: skip
     if split.x.shape[0] != split.y.shape[0]:
         raise DataError(f"{where}: {split.x.shape[0]} {what} images but {split.y.shape[0]} labels")
     if int(split.y.min()) < 0 or int(split.y.max()) >= num_classes:
@@ -414,6 +421,8 @@ def _read_idx(path: Path, where: str) -> np.ndarray:
             if len(raw_dims) < 4 * ndim:
                 raise DataError(f"{where}: {path} is truncated")
             dims = tuple(int.from_bytes(raw_dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
+            if 0 in dims:
+                raise DataError(f"{where}: {path} declares dimensions {dims}: an empty array")
             size = math.prod(dims)
             if size > MAX_ARRAY_BYTES:
                 raise DataError(f"{where}: {path} declares {dims} ({size:,} bytes), over the limit of "
@@ -569,7 +578,7 @@ def _load_npz(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
 
 
 def _load_folder(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     root = _directory(spec)
     if not root.is_dir():
@@ -581,30 +590,29 @@ def _load_folder(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
     if len(classes) < 2:
         raise DataError(f"folder: {train_root} must hold one sub-folder per class (found {len(classes)})")
 
+    skipped: list[Path] = []
+
     def read(directory: Path) -> tuple[list[Image.Image], list[int]]:
         """Each image resized to ``size`` as it is read: only small copies are kept."""
         images, labels = [], []
         for label, name in enumerate(classes):
-            files = sorted(p for p in (directory / name).glob("*")
-                           if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file())  # fmt: skip
+            named = sorted(p for p in (directory / name).glob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
+            files = [p for p in named if p.is_file()]
+            skipped.extend(p for p in named if not p.is_file())
             if not files and directory == train_root:
                 raise DataError(f"folder: class {name!r} has no images in {directory / name}")
             for path in files:
-                try:
-                    with Image.open(path) as img:
-                        if img.width * img.height > MAX_IMAGE_PIXELS:
-                            raise DataError(f"folder: {path} is {img.width}x{img.height}, over the limit of "
-                                            f"{MAX_IMAGE_PIXELS:,} pixels")  # fmt: skip
-                        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale where it can
-                        small = img.convert("RGB" if img.mode not in _GRAY_MODES else "L")
-                        images.append(small.resize((size, size), Image.Resampling.BILINEAR))
-                except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-                    raise DataError(f"folder: cannot decode {path} ({exc})") from None
+                images.append(_read_image(path, size))
                 labels.append(label)
         return images, labels
 
     train_imgs, train_labels = read(train_root)
     test_imgs, test_labels = read(root / "test") if has_splits else ([], [])
+    if skipped:  # usable data: a one-line notice, not an error
+        shown = ", ".join(printable(str(p.relative_to(root)), limit=60) for p in skipped[:3])
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        print(f"folder: skipped {len(skipped)} file(s) that are not regular files (a FIFO, a device, or a link "
+              f"that is broken, loops or leads to one): {shown}{more}", file=sys.stderr)  # fmt: skip
     gray = all(img.mode == "L" for img in train_imgs + test_imgs)
     mode = "L" if gray else "RGB"
 
@@ -619,6 +627,27 @@ def _load_folder(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
         return train, stack(test_imgs, test_labels), classes
     train, test = _holdout_test(spec, train, len(classes))
     return train, test, classes
+
+
+def _read_image(path: Path, size: int) -> Any:
+    """One image of a folder dataset, resized to ``size`` as it is read; ``DataError`` if it is
+    over ``MAX_IMAGE_PIXELS`` or cannot be decoded (Pillow's own bomb warning is an error here)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.width * img.height > MAX_IMAGE_PIXELS:
+                    raise DataError(f"folder: {path} is {img.width}x{img.height}, over the limit of "
+                                    f"{MAX_IMAGE_PIXELS:,} pixels")  # fmt: skip
+                img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale where it can
+                small = img.convert("RGB" if img.mode not in _GRAY_MODES else "L")
+                return small.resize((size, size), Image.Resampling.BILINEAR)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise DataError(f"folder: {path} is over the limit of {MAX_IMAGE_PIXELS:,} pixels ({exc})") from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise DataError(f"folder: cannot decode {path} ({exc})") from None
 
 
 def _whole(spec: DataSpec, key: str, default: int, low: int, high: int) -> int:

@@ -13,6 +13,8 @@ import json
 import os
 import sqlite3
 import struct
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -134,8 +136,13 @@ def test_folder_images_that_are_too_large_or_not_files(cli, tmp_path):
         for i in range(10):
             Image.new("L", (8, 8), color=i * 20).save(root / c / f"{i}.png")
     os.mkfifo(root / "a" / "x.png")  # a FIFO would block a reader for ever
+    (root / "a" / "zero.png").symlink_to("/dev/zero")  # a device behind a link
+    (root / "b" / "self.png").symlink_to("self.png")  # a link to itself
     code, _, err = train(cli, f"folder:{root}")
     assert code == 0, err
+    # usable data: trained on the rest, with one line that says what was skipped and why
+    assert len(err.strip().splitlines()) == 1 and "skipped 3 file(s) that are not regular files" in err, err
+    assert "a/x.png" in err and "a/zero.png" in err and "b/self.png" in err
     Image.new("1", (5000, 5000)).save(root / "b" / "big.png")  # a few kB on disk, 25M pixels
     one_line_exit_2(train(cli, f"folder:{root}"), "over the limit of")
 
@@ -259,3 +266,107 @@ def test_a_failed_start_leaves_nothing_so_the_same_command_runs_again(cli, write
     data.write_bytes(b"gone bad")  # valid when the spec was read, unreadable when the search starts
     one_line_exit_2(cli("search", spec, "--out", tmp_path / "run"), "npz")
     assert not (tmp_path / "run").exists()
+
+
+# --------------------------------------------------------------------------- empty data, giant integers, deep nesting
+
+
+@pytest.mark.parametrize("dims", [(0, 28, 28), (10, 0, 0), (10, 28, 0)])
+def test_idx_that_declares_an_empty_array(cli, tmp_path, dims):
+    root = tmp_path / "mnist"
+    root.mkdir()
+    (root / "train-images-idx3-ubyte").write_bytes(idx(dims, b""))
+    (root / "train-labels-idx1-ubyte").write_bytes(idx((dims[0],), bytes(i % 2 for i in range(dims[0]))))
+    (root / "t10k-images-idx3-ubyte").write_bytes(idx((4, 28, 28), bytes(4 * 28 * 28)))
+    (root / "t10k-labels-idx1-ubyte").write_bytes(idx((4,), bytes([0, 1, 0, 1])))
+    one_line_exit_2(train(cli, f"mnist:{root}"), f"declares dimensions {dims}: an empty array")
+
+
+def test_npz_with_an_empty_training_split_or_empty_images(cli, tmp_path):
+    y = np.arange(4) % 2
+    empty = npz(tmp_path / "empty.npz", x=np.zeros((0, 8, 8), np.uint8), y=y[:0], x_test=np.zeros((4, 8, 8)), y_test=y)
+    one_line_exit_2(train(cli, f"npz:{empty}"), "the training split is empty")
+    flat = npz(tmp_path / "flat.npz", x=np.zeros((20, 8, 0), np.uint8), y=np.arange(20) % 2)
+    one_line_exit_2(train(cli, f"npz:{flat}"), "images must be N x H x W")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("100000000000000000000000", "--seed: must be <= 4,294,967,295"), ("-1", "--seed: must be >= 0"),
+     ("9" * 5000, "--seed: must be an integer of at most 30 digits")],
+)  # fmt: skip
+def test_giant_seeds_on_the_command_line(cli, value, message):
+    one_line_exit_2(train(cli, "digits", "--seed", value), message)
+
+
+def test_giant_integers_elsewhere_on_the_command_line(cli, write_spec, tmp_path):
+    one_line_exit_2(cli("search", write_spec(), "--trials", "9" * 25, "--out", tmp_path / "r"),
+                    "--trials: must be <= 9,223,372,036,854,775,807")  # fmt: skip
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("seed: " + "9" * 5000, "unreadable YAML (Exceeds the limit (4300 digits)"),
+     ("seed: 4294967296", "seed: must be in [0, 2**32 - 1], got 4294967296"),
+     ("seed: -3", "seed: must be in [0, 2**32 - 1], got -3"),
+     ("search: {trials: 100000000000000000000000}", "search.trials: must be at most 2**63 - 1 in size"),
+     ("seed: " + "[" * 5000 + "]" * 5000, "nested deeper than 50 levels at line 2"),
+     ("proxy:\n" + "".join("  " * i + "a:\n" for i in range(1, 200)), "nested deeper than 50 levels")],
+)  # fmt: skip
+def test_specs_with_giant_integers_or_deep_nesting(cli, tmp_path, text, message):
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: s\n" + text + "\n")
+    one_line_exit_2(cli("search", spec, "--out", tmp_path / "run"), message)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("fmt", ["json", "timm", "onnx"])
+def test_export_to_a_path_that_cannot_be_written(cli, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnx")
+    one_line_exit_2(cli("export", SMALL, "--format", fmt, "--out", f"/proc/effnas-x.{fmt}"),
+                    f"cannot write /proc/effnas-x.{fmt} (")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- library warnings stay off stderr
+
+
+def nas_process(*argv: object, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m nas`` in a fresh process: what a user's terminal shows (pytest does not catch its warnings)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "nas", *map(str, argv)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+
+
+def test_weights_that_are_a_foreign_pickle_are_refused_in_one_line(tmp_path):
+    import pickle
+
+    (tmp_path / "w.pt").write_bytes(pickle.dumps({"a": [1, 2]}, protocol=4))  # torch's unpickler warns on protocol 4
+    done = nas_process("train", SMALL, "--data", "digits", "--resolution", 8, "--evaluate", "--weights",
+                       tmp_path / "w.pt", cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2 and "Warning" not in done.stderr, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"nas: error: --weights: cannot load {tmp_path / 'w.pt'}")
+
+
+def test_a_decompression_bomb_image_is_refused_in_the_projects_words(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "imgs"
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(4):
+            Image.new("L", (8, 8), color=i * 40).save(root / c / f"{i}.png")
+    Image.new("1", (10_000, 10_000)).save(root / "b" / "bomb.png")  # 100M pixels: over Pillow's warning threshold
+    done = nas_process("train", SMALL, "--data", f"folder:{root}", "--resolution", 8, cwd=tmp_path)
+    assert done.returncode == 2 and "Warning" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "bomb.png is over the limit of" in done.stderr
+
+
+def test_a_run_named_with_an_emoji_or_a_dollar_plots_without_warnings(write_spec, tmp_path):
+    spec = write_spec(name="run-\U0001f680-$x$", search={"trials": 2})
+    done = nas_process("search", spec, "--out", tmp_path / "run", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "Glyph" not in done.stderr, done.stderr
+    assert (tmp_path / "run" / "report.png").stat().st_size > 0
