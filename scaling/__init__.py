@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .budget import Fit, FitError, fit_to_budget, scale_to_budget
+from .budget import NAIVE_RULES, Fit, FitError, fit_to_budget, scale_to_budget
 from .compound import (
     EFFICIENTNET_TABLE,
     RESOLUTION_DIVISOR,
@@ -16,6 +16,7 @@ from .rounding import V1_ROUND_LIMIT, V2_ROUND_LIMIT, round_filters, round_repea
 
 __all__ = [
     "EFFICIENTNET_TABLE",
+    "NAIVE_RULES",
     "RESOLUTION_DIVISOR",
     "V1_ROUND_LIMIT",
     "V2_ROUND_LIMIT",

@@ -7,13 +7,21 @@ Rounding makes cost a step function of the multiplier, so a fit lands in [lower 
 only where a step falls there; otherwise the network cannot land, and the reason says by
 how much it misses.
 
-The naive baseline is the obvious alternative every search is compared with (P1 §3.3
-calls single-dimension scaling the baseline of compound scaling): the base network fitted
-this way, its depth and resolution kept.
+The naive baselines are the obvious alternatives every search is compared with, the
+base scaled to the budget by a fixed rule (``NAIVE_RULES``), its resolution kept:
+
+- ``width``: every width by one multiplier, depth kept (P1 §3.3 calls single-dimension
+  scaling the baseline of compound scaling);
+- ``compound``: EfficientNet's own rule run to the budget, depth ``alpha**phi`` and width
+  ``beta**phi`` with alpha = 1.2 and beta = 1.1 (P1 §3.3, Eq. 3), repeats by ceiling, at the
+  largest phi (negative below the base's cost) whose cost is within the budget;
+- ``half_depth``: what a practitioner tries first on a smaller budget: every stage's
+  repeats halved (by ceiling), then the widths fitted.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -21,9 +29,14 @@ from search_spaces import Architecture, count_flops, count_params
 
 from .compound import scale
 
-__all__ = ["BUDGET_METRICS", "Fit", "FitError", "fit_to_budget", "scale_to_budget"]
+__all__ = ["BUDGET_METRICS", "COMPOUND_ALPHA", "COMPOUND_BETA", "NAIVE_RULES", "Fit", "FitError", "fit_to_budget",
+           "scale_to_budget"]  # fmt: skip
 
 BUDGET_METRICS = ("flops", "params")
+NAIVE_RULES = ("width", "compound", "half_depth")
+COMPOUND_ALPHA, COMPOUND_BETA = 1.2, 1.1
+"""EfficientNet's depth and width coefficients (P1 §3.3: alpha = 1.2, beta = 1.1, gamma = 1.15)."""
+_PHI_LOW, _PHI_HIGH = -40.0, 20.0
 _LOW, _HIGH, _STEPS = 0.01, 16.0, 50
 
 
@@ -33,12 +46,19 @@ class FitError(ValueError):
 
 @dataclass(frozen=True)
 class Fit:
-    """A fitted network, its width multiplier, and its cost in the budget's metric before and after."""
+    """A fitted network, its width multiplier, and its cost in the budget's metric before and after.
+
+    ``depth`` is the depth multiplier (1 for a width fit), ``rule`` the naive rule that made it
+    (``width`` for any width fit), and ``phi`` the compound exponent of the ``compound`` rule.
+    """
 
     arch: Architecture
     width: float
     cost: int
     cost_before: int
+    depth: float = 1.0
+    rule: str = "width"
+    phi: float | None = None
 
 
 def _cost(arch: Architecture, metric: str, resolution: int, num_classes: int) -> int:
@@ -96,12 +116,59 @@ def scale_to_budget(
     base: Architecture,
     budget: float,
     *,
+    rule: str = "width",
     metric: str = "flops",
     resolution: int | None = None,
     num_classes: int = 1000,
 ) -> Fit:
-    """The naive baseline: ``base`` uniformly width-scaled to the largest multiplier within ``budget``."""
+    """A naive baseline: ``base`` scaled to ``budget`` by ``rule`` (``NAIVE_RULES``, see the module).
+
+    Never over the budget. ``ValueError`` if the base cannot get that small by the rule.
+    """
+    if rule not in NAIVE_RULES:
+        raise ValueError(f"rule: must be one of {', '.join(NAIVE_RULES)}, got {rule!r}")
     try:
-        return fit_to_budget(base, budget, metric=metric, resolution=resolution, num_classes=num_classes)
+        if rule == "compound":
+            return _compound_to_budget(base, budget, metric=metric, resolution=resolution, num_classes=num_classes)
+        if rule == "width":
+            return fit_to_budget(base, budget, metric=metric, resolution=resolution, num_classes=num_classes)
+        fit = fit_to_budget(scale(base, depth=0.5), budget, metric=metric, resolution=resolution,
+                            num_classes=num_classes)  # fmt: skip
+        before = _cost(base, metric, base.resolution if resolution is None else resolution, num_classes)
+        arch = dataclasses.replace(fit.arch, name=f"{base.name}-half-depth-w{fit.width:g}")
+        return Fit(arch, fit.width, fit.cost, before, 0.5, rule)
     except FitError as exc:
-        raise ValueError(f"budget: {budget:.6g} {metric} is below {base.name} at its narrowest ({exc})") from None
+        raise ValueError(
+            f"budget: {budget:.6g} {metric} is below {base.name} at its narrowest by the {rule} rule ({exc})"
+        ) from None
+
+
+def _compound_to_budget(base: Architecture, budget: float, *, metric: str, resolution: int | None,
+                        num_classes: int) -> Fit:  # fmt: skip
+    """The largest phi whose ``scale(base, depth=alpha**phi, width=beta**phi)`` costs at most ``budget``.
+
+    Cost never falls as phi grows (widths and repeats are both non-decreasing in it), so
+    bisection finds the step; phi is rounded down to 4 decimals, still within the budget.
+    """
+    if not budget > 0:
+        raise ValueError(f"budget: must be > 0, got {budget!r}")
+    size = base.resolution if resolution is None else resolution
+
+    def at(phi: float) -> Architecture:
+        return scale(base, depth=COMPOUND_ALPHA**phi, width=COMPOUND_BETA**phi)
+
+    def cost(phi: float) -> int:
+        return _cost(at(phi), metric, size, num_classes)
+
+    if cost(_PHI_LOW) > budget:
+        raise FitError(f"{metric} {cost(_PHI_LOW):,} at phi {_PHI_LOW:g}, over the budget {budget:.6g}")
+    low, high = _PHI_LOW, _PHI_HIGH
+    if cost(high) <= budget:
+        low = high
+    for _ in range(_STEPS):  # cost(low) <= budget < cost(high)
+        mid = (low + high) / 2
+        low, high = (mid, high) if cost(mid) <= budget else (low, mid)
+    phi = math.floor(low * 1e4) / 1e4
+    arch = dataclasses.replace(at(phi), name=f"{base.name}-compound-phi{phi:g}")
+    return Fit(arch, COMPOUND_BETA**phi, cost(phi), _cost(base, metric, size, num_classes), COMPOUND_ALPHA**phi,
+               "compound", phi)  # fmt: skip

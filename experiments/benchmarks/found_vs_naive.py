@@ -4,14 +4,19 @@
    reward; every candidate fitted into [0.9 T, T]) with a Fashion-MNIST proxy, within
    ``--search-minutes`` (``search.timeout_minutes``), followed by verification (the top
    ``--verify-k`` and the naive network retrained), which picks ``best.json``.
-   ``--search-run DIR`` takes the found network from an earlier ``nas search`` run instead.
-2. The naive networks: ``efficientnet-b0`` uniformly width-scaled (``scaling.scale_to_budget``)
-   to the budget and to ``--naive-at`` multiples of it (EfficientNet's baseline, P1 §3.3).
+   ``--search-run DIR`` takes the found network from an earlier ``nas search`` run instead,
+   ``--found-from FILE`` from the ``found`` row of an earlier results file.
+2. The naive networks: ``efficientnet-b0`` scaled to the budget by every rule of
+   ``--rules`` (``scaling.NAIVE_RULES``: width only, EfficientNet's compound rule, depth
+   halved then width; ``scaling.scale_to_budget``), and width-scaled to ``--naive-at``
+   multiples of it (EfficientNet's baseline, P1 §3.3).
 3. Every network is trained with one full recipe: every training image, ``--epochs`` epochs
    at ``--resolution`` px, ``--seeds`` seeds; the test split is scored once per run.
+   ``--recipe own`` keeps each architecture's dropout and drop-path; ``--recipe plain``
+   trains without either (AdamW one-cycle, as both recipes do).
 4. Two figures, as EfficientNet gives them (P1 Table 2, Fig. 1):
-   - the accuracy gap at the budget: found minus B0 scaled to the budget, paired by seed
-     (mean ± sample std of the per-seed differences);
+   - the accuracy gap at the budget: found minus each naive network, paired by seed, with
+     the 95% t interval of the mean per-seed difference (``nas.measure.stats``);
    - the FLOPs ratio: the found network's FLOPs over the FLOPs naive scaling needs for the
      found network's mean accuracy, interpolated linearly in log FLOPs between the naive
      points (a bound when the accuracy lies outside them).
@@ -28,6 +33,7 @@ Needs Debian's dataset-fashion-mnist.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -42,14 +48,16 @@ from typing import Any
 import yaml
 
 from nas import journal
+from nas.measure.stats import paired_gap
 from nas.progress import format_duration
 from nas.training.data import DataSpec
 from nas.training.threads import worker_threads
 from nas.training.train import TrainConfig
 from nas.training.train_pool import train_many
-from scaling import scale_to_budget
+from scaling import NAIVE_RULES, scale_to_budget
 from search_spaces import (
     Architecture,
+    architecture_from_dict,
     architecture_hash,
     architecture_to_dict,
     count_flops,
@@ -121,19 +129,27 @@ class Network:
     naive: bool
 
 
-def networks(found: Architecture, budget: float, multiples: list[float]) -> list[Network]:
-    """The found network, B0 scaled to the budget, then B0 at each multiple of it (those B0 can reach)."""
+def networks(found: Architecture, budget: float, rules: list[str], multiples: list[float]) -> list[Network]:
+    """The found network, B0 scaled to the budget by each rule, then B0 width-scaled to each
+    multiple of it (those B0 can reach). Labels name the rule: ``width B0 x0.4444``,
+    ``compound B0 phi-6.03``, ``half_depth B0 x0.5555``."""
     b0 = load_architecture("efficientnet-b0")
     out = [Network("found", found, count_flops(found, num_classes=1000), count_params(found, num_classes=1000), False)]
-    for multiple in [1.0, *multiples]:
+    points = [(rule, 1.0) for rule in rules] + [("width", m) for m in multiples]
+    for rule, multiple in points:
         try:
-            fit = scale_to_budget(b0, multiple * budget, resolution=224, num_classes=1000)
+            fit = scale_to_budget(b0, multiple * budget, rule=rule, resolution=224, num_classes=1000)
         except ValueError as exc:
-            print(f"naive at {multiple:g}x the budget left out: {exc}")
+            print(f"naive ({rule}) at {multiple:g}x the budget left out: {exc}")
             continue
-        label = f"B0 x{fit.width:g}"
+        label = f"{rule} B0 " + (f"phi{fit.phi:g}" if fit.phi is not None else f"x{fit.width:g}")
         out.append(Network(label, fit.arch, fit.cost, count_params(fit.arch, num_classes=1000), True))
     return out
+
+
+def recipe_arch(arch: Architecture, recipe: str) -> Architecture:
+    """The network as the recipe trains it: ``own`` as it is, ``plain`` without dropout and drop-path."""
+    return arch if recipe == "own" else dataclasses.replace(arch, dropout=0.0, drop_path=0.0)
 
 
 def match_flops(points: list[tuple[float, float]], accuracy: float) -> tuple[str, float]:
@@ -160,7 +176,15 @@ def main() -> None:
     parser.add_argument("--search-seed", type=int, default=0)
     parser.add_argument("--search-run", help="take best.json from this finished nas search run instead of searching")
     parser.add_argument("--verify-k", type=int, default=3)
-    parser.add_argument("--naive-at", default="1.4,2", help="further budgets for naive B0, as multiples of --budget")
+    parser.add_argument("--found-from", help="take the found network from the 'found' row of this results file")
+    parser.add_argument(
+        "--rules", default=",".join(NAIVE_RULES), help="naive rules at the budget (scaling.NAIVE_RULES)"
+    )
+    parser.add_argument("--recipe", choices=("own", "plain"), default="own",
+                        help="own: the architectures' dropout and drop-path; plain: neither")  # fmt: skip
+    parser.add_argument(
+        "--naive-at", default="1.4,2", help="further budgets for width-scaled B0, as multiples of --budget"
+    )
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the full recipe")
     parser.add_argument("--resolution", type=int, default=32)
     parser.add_argument("--seeds", type=int, default=3)
@@ -177,17 +201,26 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    run, search_seconds = search(args, out)
-    best = json.loads((run / "best.json").read_text())
-    found = load_architecture(run / "best.json")
-    budget = float(yaml.safe_load((run / "spec.yaml").read_text())["target"]["flops"])
-    nets = networks(found, budget, [float(m) for m in args.naive_at.split(",") if m])
+    if args.found_from:
+        earlier = json.loads(Path(args.found_from).read_text())
+        row = next(n for n in earlier["networks"] if n["label"] == "found")
+        run, search_seconds, budget = Path(earlier["search_run"]), earlier.get("search_seconds"), earlier["budget"]
+        best, found = earlier["found_best_json"], architecture_from_dict(row["architecture"])
+    else:
+        run, search_seconds = search(args, out)
+        best = json.loads((run / "best.json").read_text())
+        found = load_architecture(run / "best.json")
+        budget = float(yaml.safe_load((run / "spec.yaml").read_text())["target"]["flops"])
+    rules = [r for r in args.rules.split(",") if r]
+    nets = networks(found, budget, rules, [float(m) for m in args.naive_at.split(",") if m])
+    nets = [dataclasses.replace(n, arch=recipe_arch(n.arch, args.recipe)) for n in nets]
 
     log_path = out / TRAIN_LOG
     done = {(r["hash"], r["seed"]): r for r in journal.read(log_path) if r.get("epochs") == args.epochs}
-    # the gap at the budget first (found and naive at T, seed by seed), then the naive points of the ratio
-    order = [(seed, n) for seed in range(args.seeds) for n in nets[:2]] + [
-        (seed, n) for seed in range(args.seeds) for n in nets[2:]]  # fmt: skip
+    # the gaps at the budget first (found and each naive rule at T, seed by seed), then the naive points of the ratio
+    at_budget = 1 + len(rules)
+    order = [(seed, n) for seed in range(args.seeds) for n in nets[:at_budget]] + [
+        (seed, n) for seed in range(args.seeds) for n in nets[at_budget:]]  # fmt: skip
     missing = [(seed, n) for seed, n in order if (architecture_hash(n.arch), seed) not in done]
     todo = [] if args.report else missing
     print(f"full recipe: {len(missing)} of {args.seeds * len(nets)} runs to go"
@@ -203,7 +236,8 @@ def main() -> None:
         if result.status != "ok" or result.test_accuracy is None:
             raise SystemExit(f"{net.label} seed {seed}: {result.status} {result.reason}")
         record = {"hash": architecture_hash(net.arch), "label": net.label, "seed": seed, "epochs": args.epochs,
-                  "test": result.test_accuracy, "seconds": result.seconds, "threads": threads}  # fmt: skip
+                  "recipe": args.recipe, "test": result.test_accuracy, "val": result.val_accuracy,
+                  "seconds": result.seconds, "threads": threads}  # fmt: skip
         journal.append(log_path, record)
         done[(record["hash"], seed)] = record
         spent.append((net.flops, result.seconds))
@@ -232,40 +266,53 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         acc = test[label]
         return f"{100 * statistics.fmean(acc):>8.2f} ± {100 * spread(acc):.2f}% ({len(acc)})" if acc else "not yet"
 
-    found, at_budget = nets[0], nets[1]
-    print(f"\nbudget {budget / 1e6:g}M FLOPs at 224 px; full recipe: every training image, {args.epochs} epochs at "
-          f"{args.resolution} px, {args.seeds} seeds, test split" + ("" if complete else "; INCOMPLETE"))  # fmt: skip
+    found = nets[0]
+    print(f"\nbudget {budget / 1e6:g}M FLOPs at 224 px; full recipe ({args.recipe}): every training image, "
+          f"{args.epochs} epochs at {args.resolution} px, {args.seeds} seeds, test split"
+          + ("" if complete else "; INCOMPLETE"))  # fmt: skip
     if search_seconds is not None:
         print(f"search + verification: {format_duration(search_seconds)}")
-    print(f"{'network':<22} {'FLOPs@224':>10} {'x budget':>8} {'params':>8} {'test accuracy (seeds)':>23} "
+    print(f"{'network':<26} {'FLOPs@224':>10} {'x budget':>8} {'params':>8} {'test accuracy (seeds)':>23} "
           f"{'train min':>9}")  # fmt: skip
     for n in nets:
-        print(f"{n.label:<22} {n.flops / 1e6:>9.1f}M {n.flops / budget:>8.2f} {n.params / 1e6:>7.2f}M "
+        print(f"{n.label:<26} {n.flops / 1e6:>9.1f}M {n.flops / budget:>8.2f} {n.params / 1e6:>7.2f}M "
               f"{accuracy(n.label):>23} {seconds[n.label] / 60:>9.1f}")  # fmt: skip
-    paired = sorted(set(runs[found.label]) & set(runs[at_budget.label]))
-    gaps = [runs[found.label][s]["test"] - runs[at_budget.label][s]["test"] for s in paired]
-    gap, gap_std = (100 * statistics.fmean(gaps), 100 * spread(gaps)) if gaps else (math.nan, math.nan)
-    print(f"gap at the budget (found - {at_budget.label}, paired by seed, {len(gaps)} seeds): "
-          f"{gap:+.2f} ± {gap_std:.2f} points")  # fmt: skip
-    points = [(float(n.flops), statistics.fmean(test[n.label])) for n in nets if n.naive and test[n.label]]
+    by_seed = {n.label: {s: r["test"] for s, r in runs[n.label].items()} for n in nets}
+    gaps: dict[str, Any] = {}
+    for n in nets[1 : 1 + len(args.rules.split(","))]:  # each naive rule at the budget
+        gap = paired_gap(by_seed[found.label], by_seed[n.label])
+        if gap is None:
+            continue
+        verdict = "found beats it" if gap.beats else ("found loses to it" if gap.loses else "no difference shown")
+        print(f"found - {n.label}: {gap.text()}: {verdict}")
+        gaps[n.label] = {**dataclasses.asdict(gap), "verdict": verdict}
+    naive_means = {n.label: statistics.fmean(test[n.label]) for n in nets[1 : 1 + len(gaps)] if test[n.label]}
+    strongest = max(naive_means, key=lambda label: naive_means[label]) if naive_means else None
+    if strongest is not None:
+        print(f"the strongest naive network at the budget: {strongest}")
+    points = [(float(n.flops), statistics.fmean(test[n.label])) for n in nets
+              if n.naive and n.label.startswith("width") and test[n.label]]  # fmt: skip
     relation, matched, ratio = "", math.nan, math.nan
     if test[found.label] and len(points) >= 2:
         relation, matched = match_flops(points, statistics.fmean(test[found.label]))
         ratio = found.flops / matched
-        if relation == "=":
-            print(f"naive B0 needs {matched / 1e6:.1f}M FLOPs for the found network's accuracy: "
-                  f"the found network's FLOPs are {ratio:.2f}x that")  # fmt: skip
-        else:
-            words = "more than the largest" if relation == ">" else "less than the smallest"
-            print(f"naive B0 needs {words} naive point ({matched / 1e6:.1f}M) for the found network's accuracy: "
-                  f"FLOPs ratio {'<' if relation == '>' else '>'} {ratio:.2f}")  # fmt: skip
+        largest = max((n for n in nets if n.label.startswith("width")), key=lambda n: n.flops)
+        beyond = paired_gap(by_seed[found.label], by_seed[largest.label])
+        supported = relation == ">" and beyond is not None and beyond.beats
+        claim = ("the found network beats the largest naive point beyond its interval" if supported
+                 else "not claimed: the largest naive point is not beaten beyond its interval")  # fmt: skip
+        more, below = ("more than ", "<") if relation == ">" else ("", "")
+        print(f"width-scaled B0 needs {more}{matched / 1e6:.1f}M FLOPs for the found network's accuracy "
+              f"(FLOPs ratio {below}{ratio:.2f}); {claim}")  # fmt: skip
     else:
-        print("FLOPs ratio: not yet (it needs the found network and two naive points)")
+        print("FLOPs ratio: not yet (it needs the found network and two width-scaled naive points)")
 
     results = {
         "budget": budget,
         "recipe": {
             "dataset": "fashion-mnist",
+            "name": args.recipe,
+            "dropout_and_drop_path": args.recipe == "own",
             "train_images": "all",
             "epochs": args.epochs,
             "resolution": args.resolution,
@@ -292,7 +339,8 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
             for n in nets
         ],
         "complete": complete,
-        "gap_points": {"mean": gap, "std": gap_std, "seeds": len(gaps)},
+        "gaps": gaps,
+        "strongest_naive": strongest,
         "flops_ratio": {"relation": relation, "naive_flops": matched, "ratio": ratio},
     }
     journal.write_data(Path(args.out) / "results.json", results)
