@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .budget import NAIVE_RULES, Fit, FitError, fit_to_budget, scale_to_budget
+from .budget import COMPOUND_ALPHA, COMPOUND_BETA, NAIVE_RULES, Fit, FitError, fit_to_budget, scale_to_budget
 from .compound import (
     EFFICIENTNET_TABLE,
     RESOLUTION_DIVISOR,
@@ -15,6 +15,8 @@ from .compound import (
 from .rounding import V1_ROUND_LIMIT, V2_ROUND_LIMIT, round_filters, round_repeats
 
 __all__ = [
+    "COMPOUND_ALPHA",
+    "COMPOUND_BETA",
     "EFFICIENTNET_TABLE",
     "NAIVE_RULES",
     "RESOLUTION_DIVISOR",

@@ -41,3 +41,41 @@ def test_fit_lands_in_the_band_or_says_why():
         fit_to_budget(small, 1e6, resolution=224)
     with pytest.raises(ValueError, match="lower: must be in"):
         fit_to_budget(small, 1e8, lower=1.5)
+
+
+@pytest.mark.parametrize("rule", ["width", "compound", "half_depth"])
+@pytest.mark.parametrize("budget", [25e6, 100e6, 400e6, 1e9])
+def test_every_naive_rule_stays_within_the_budget(rule, budget):
+    naive = scale_to_budget(B0, budget, rule=rule, resolution=224, num_classes=1000)
+    assert naive.rule == rule and naive.cost == count_flops(naive.arch, resolution=224, num_classes=1000) <= budget
+    assert naive.arch.resolution == B0.resolution  # the resolution is the target's, never scaled
+
+
+def test_the_compound_rule_is_efficientnets_own_run_down_to_the_budget():
+    from scaling import COMPOUND_ALPHA, COMPOUND_BETA
+
+    # phi = 0 is B0 itself: at B0's own cost the rule changes nothing
+    own = scale_to_budget(B0, count_flops(B0), rule="compound")
+    assert own.arch.stages == B0.stages and own.arch.stem == B0.stem and own.arch.head == B0.head
+    assert own.phi is not None and -0.001 < own.phi <= 0
+    # at 100M (224 px): depth 1.2**phi and width 1.1**phi with phi about -6, one or two blocks a stage
+    fit = scale_to_budget(B0, 100e6, rule="compound", resolution=224, num_classes=1000)
+    assert fit.phi is not None and -6.5 < fit.phi < -5.5
+    assert fit.depth == pytest.approx(COMPOUND_ALPHA**fit.phi) and fit.width == pytest.approx(COMPOUND_BETA**fit.phi)
+    assert [s.repeats for s in fit.arch.stages] == [1, 1, 1, 1, 1, 2, 1]
+    assert fit.arch == scale(B0, depth=fit.depth, width=fit.width, name=fit.arch.name)
+    # the largest phi within the budget: a little more crosses it
+    more = scale(B0, depth=COMPOUND_ALPHA ** (fit.phi + 0.01), width=COMPOUND_BETA ** (fit.phi + 0.01))
+    assert count_flops(more, resolution=224, num_classes=1000) > 100e6
+    # at 25M, one block in every stage (P1's rule, depth by ceiling)
+    small = scale_to_budget(B0, 25e6, rule="compound", resolution=224, num_classes=1000)
+    assert [s.repeats for s in small.arch.stages] == [1] * 7
+
+
+def test_half_depth_halves_the_repeats_then_fits_the_widths():
+    fit = scale_to_budget(B0, 100e6, rule="half_depth", resolution=224, num_classes=1000)
+    assert [s.repeats for s in fit.arch.stages] == [1, 1, 1, 2, 2, 2, 1] and fit.depth == 0.5
+    with pytest.raises(ValueError, match="rule: must be one of width, compound, half_depth"):
+        scale_to_budget(B0, 100e6, rule="deeper")
+    with pytest.raises(ValueError, match="below efficientnet-b0 at its narrowest by the compound rule"):
+        scale_to_budget(B0, 1e5, rule="compound", resolution=224)
