@@ -441,11 +441,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     stored = "".join(f"{f}, " for f in ("study.db", "study.journal") if (run_dir / f).exists())
     print(f"wrote {run_dir}/: spec.yaml, {stored}trials.csv, report.md, report.png, "
           f"pareto/ ({_front_size(run_dir)})" + (", best.json" if choice.network is not None else ""))  # fmt: skip
-    if choice.versus_naive is not None:
-        print(f"best.json, {choice.versus_naive.text()}")
+    for rule, gap in choice.versus.items():
+        print(f"verified, best trial against the naive `{rule}` network: {gap.text()}")
     if choice.naive_wins:
-        print("the search found nothing better than B0 scaled to the budget at this budget and proxy: "
-              "best.json is the naive network")  # fmt: skip
+        print(f"the search found nothing better than the strongest naive network (`{choice.strongest}`) at this "
+              "budget and proxy: best.json is that network")  # fmt: skip
     if choice.network is None:
         print("no trial completed, so there is no best.json", file=sys.stderr)
         return 1

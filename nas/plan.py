@@ -143,12 +143,13 @@ class RunPlan:
         return fit_to_budget(arch, self.objective.budget, lower=band or 0.0, metric=self.cost_metric,
                              resolution=t.resolution, num_classes=t.num_classes, name=arch.name)  # fmt: skip
 
-    def naive(self) -> Fit:
-        """The naive network: the base uniformly width-scaled to the budget (``scaling.scale_to_budget``)."""
+    def naive(self, rule: str = "width") -> Fit:
+        """A naive network: the base scaled to the budget by ``rule`` (``scaling.scale_to_budget``;
+        ``width``, the default, is the base uniformly width-scaled, trial 0 of a fitted search)."""
         t = self.spec.target
         assert self.objective.budget is not None and self.cost_metric in BUDGET_METRICS
-        return scale_to_budget(self.base, self.objective.budget, metric=self.cost_metric, resolution=t.resolution,
-                               num_classes=t.num_classes)  # fmt: skip
+        return scale_to_budget(self.base, self.objective.budget, rule=rule, metric=self.cost_metric,
+                               resolution=t.resolution, num_classes=t.num_classes)  # fmt: skip
 
     def warm_starts(self) -> list[tuple[str, dict[str, Any]]]:
         """``search.warm_start``'s presets and files, each as its point of the space: widths up to

@@ -6,26 +6,27 @@
 - without verification, the best trial by the objective's own comparison of proxy scores;
 - with verification, the trial with the best **mean verified** score (the top k retrained,
   MnasNet's practice, PM §4.2), not the luckiest proxy run;
-- and when the naive network (the base scaled to the budget, ``RunPlan.naive``) has the best
-  verified mean of all, that network: the search found nothing better.
+- and when a naive network (the base scaled to the budget by one of ``scaling.NAIVE_RULES``,
+  ``RunPlan.naive``) has the best verified mean of all, the strongest of them: the search
+  found nothing better.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import optuna
 from optuna.trial import FrozenTrial
 
+from nas.measure.stats import PairedGap
 from nas.objectives import Record
 from nas.plan import RunPlan
 from nas.search.results import best_trial
 from nas.search.verify import (
-    NAIVE,
+    NAIVE_NUMBERS,
     Verified,
-    VersusNaive,
-    naive_contender,
+    naive_contenders,
     read_verified,
     verified_best,
     verified_results,
@@ -40,11 +41,14 @@ class Choice:
     """What a run chose.
 
     ``network``: the record whose architecture is the answer (``best.json``): the best trial,
-    or the naive network when it wins. ``best``: the best trial of the search itself (None
-    when no trial trained). ``reason``: how ``best`` was chosen, in words. ``naive_wins``:
-    the naive network's verified mean is the best of all. ``verified``: the verified runs of
-    ``network``, if any. ``versus_naive``: ``best`` against the naive network, paired by seed.
-    ``results``: every verified candidate, by trial number (the naive network left out).
+    or the strongest naive network when it wins. ``best``: the best trial of the search
+    itself (None when no trial trained). ``reason``: how ``best`` was chosen, in words.
+    ``naive``: each naive rule's verified runs (``scaling.NAIVE_RULES``), ``strongest`` the
+    rule with the best verified mean. ``naive_wins``: the strongest naive network's verified
+    mean is the best of all. ``verified``: the verified runs of ``network``, if any.
+    ``versus_naive``: ``best`` against the strongest naive network, paired by seed, with its
+    95% interval; ``versus``: ``best`` against each naive network. ``results``: every
+    verified candidate, by trial number (the naive networks left out).
     """
 
     network: Record | None
@@ -52,12 +56,15 @@ class Choice:
     reason: str
     naive_wins: bool = False
     verified: Verified | None = None
-    versus_naive: VersusNaive | None = None
+    versus_naive: PairedGap | None = None
     results: dict[int, Verified] | None = None
+    naive: dict[str, Verified] = field(default_factory=dict)
+    strongest: str | None = None
+    versus: dict[str, PairedGap] = field(default_factory=dict)
 
     @property
     def is_naive(self) -> bool:
-        """Whether the answer is the naive network rather than the search's best trial."""
+        """Whether the answer is a naive network rather than the search's best trial."""
         return self.network is not None and self.network is not self.best
 
 
@@ -65,19 +72,24 @@ def final_choice(plan: RunPlan, study: optuna.Study, run_dir: Path) -> Choice:
     """Decide the run's answer from ``study`` and ``run_dir``'s verification journal."""
     objective = plan.objective
     results = verified_results(plan, study, run_dir)
-    naive = results.pop(NAIVE, None)
+    naive = {rule: results.pop(n) for rule, n in NAIVE_NUMBERS.items() if n in results}
     best = best_trial(study, objective)
     reason = f"by proxy {objective.score_key}"
     number = verified_best(objective, results)
     if number is not None:
         best = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
         reason = f"by mean verified {objective.score_key}"
-    versus = versus_naive(number, naive.trial, read_verified(run_dir)) if naive and number is not None else None
-    naive_wins = naive is not None and verified_best(objective, {**results, naive.trial: naive}) == naive.trial
+    strongest = min(naive, key=lambda r: objective.sort_key(naive[r].mean, naive[r].cost, naive[r].trial), default=None)
+    done = read_verified(run_dir)
+    versus = {rule: gap for rule, v in naive.items()
+              if number is not None and (gap := versus_naive(number, v.trial, done)) is not None}  # fmt: skip
+    top = naive[strongest] if strongest is not None else None
+    naive_wins = top is not None and verified_best(objective, {**results, top.trial: top}) == top.trial
     network: Record | None = best
     verified = results.get(best.number) if best is not None else None
-    if naive_wins and naive is not None:
-        verified = naive
-        if naive.trial == NAIVE:  # not a trial of the search: the naive network itself
-            network = naive_contender(plan)
-    return Choice(network, best, reason, naive_wins, verified, versus, results)
+    if naive_wins and top is not None and strongest is not None:
+        verified = top
+        if top.trial < 0:  # not a trial of the search: the naive network itself
+            network = naive_contenders(plan).get(strongest)
+    return Choice(network, best, reason, naive_wins, verified, versus.get(strongest or ""), results, naive,
+                  strongest, versus)  # fmt: skip

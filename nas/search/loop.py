@@ -22,6 +22,7 @@ from nas.progress import format_cost, format_duration
 from nas.search.results import best_trial, pareto_trials
 from nas.search.study import check_resumable, fail_interrupted, finished_trials, open_study, running_trials
 from nas.search.trial import TrialEvaluator, TrialFailed
+from scaling import NAIVE_RULES
 
 __all__ = ["optimize", "start_study", "warm_start"]
 
@@ -55,16 +56,7 @@ def warm_start(plan: RunPlan, study: optuna.Study, log: Callable[[str], None]) -
     (whose ``points_to_evaluate`` a define-by-run space ignores, ray#35319) both run them
     first; a point already enqueued is not enqueued twice.
     """
-    points: list[tuple[str, dict[str, object]]] = []
-    if plan.fits:
-        params = plan.space.base_params()
-        if params is None:
-            log(f"warm start: {plan.base.name} is not a point of this space (its own choices are not offered); "
-                "no naive trial is enqueued")  # fmt: skip
-        else:
-            points.append(("naive", params))
-            log(f"warm start: trial 0 is {plan.base.name} scaled uniformly to the budget (the naive network)")
-    points += plan.warm_starts()
+    points = _naive_points(plan, log) + plan.warm_starts()
     seen: list[dict[str, object]] = []
     for label, params in points:
         if params in seen:
@@ -74,6 +66,29 @@ def warm_start(plan: RunPlan, study: optuna.Study, log: Callable[[str], None]) -
         study.enqueue_trial(params, user_attrs={"warm_start": label})
         if label != "naive":
             log(f"warm start: {label} enqueued" + (" (fitted to the budget)" if plan.fits else ""))
+
+
+def _naive_points(plan: RunPlan, log: Callable[[str], None]) -> list[tuple[str, dict[str, object]]]:
+    """Trial 0, the naive network (the base's own choices, which the fit turns into the base
+    width-scaled to the budget), then each other naive rule's network where it is a point of
+    the space (``naive-compound``, ``naive-half_depth``); a rule's network that is not is
+    still verified beside the top k (``nas.search.verify.naive_contenders``)."""
+    if not plan.fits:
+        return []
+    points: list[tuple[str, dict[str, object]]] = []
+    params = plan.space.base_params()
+    if params is None:
+        log(f"warm start: {plan.base.name} is not a point of this space (its own choices are not offered); "
+            "no naive trial is enqueued")  # fmt: skip
+    else:
+        points.append(("naive", params))
+        log(f"warm start: trial 0 is {plan.base.name} scaled uniformly to the budget (the naive network)")
+    for rule in NAIVE_RULES[1:]:
+        try:
+            points.append((f"naive-{rule}", plan.space.params_of(plan.naive(rule).arch, uniform=True)))
+        except ValueError as exc:  # not a point of the space, or not reachable at this budget
+            log(f"warm start: the {rule} rule's network is not enqueued ({exc}); verification retrains it")
+    return points
 
 
 def optimize(

@@ -26,6 +26,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from nas import journal
+from nas.measure.stats import PairedGap, paired_gap
 from nas.objectives import Objective
 from nas.plan import RunPlan
 from nas.progress import format_duration
@@ -43,11 +44,12 @@ from search_spaces import (
 
 __all__ = [
     "NAIVE",
+    "NAIVE_NUMBERS",
     "VERIFY_FILE",
     "Verified",
-    "VersusNaive",
     "candidates",
     "naive_contender",
+    "naive_contenders",
     "read_verified",
     "run_verification",
     "summarize",
@@ -87,40 +89,54 @@ def candidates(plan: RunPlan, study: optuna.Study) -> list[FrozenTrial]:
     return distinct[: plan.spec.verify.top_k]
 
 
-NAIVE = -1
-"""The naive network's number in ``verify.jsonl``: the base scaled uniformly to the budget."""
+NAIVE_NUMBERS = {"width": -1, "compound": -2, "half_depth": -3}
+"""Each naive rule's network's number in ``verify.jsonl`` (``scaling.NAIVE_RULES``)."""
+NAIVE = NAIVE_NUMBERS["width"]
+"""The width-scaled naive network's number (the first naive rule, and trial 0 of a fitted search)."""
 
 
 @dataclass(frozen=True)
 class Contender:
-    """A network that verification retrains (a trial, or the naive network) as the objective compares it."""
+    """A network that verification retrains (a trial, or a naive network) as the objective compares it."""
 
     number: int
     user_attrs: dict[str, Any]
 
 
-def naive_contender(plan: RunPlan, chosen: list[Any] | None = None) -> Contender | None:
-    """The naive network, verified beside the top k when candidates are fitted to the budget.
+def naive_contenders(plan: RunPlan, chosen: list[Any] | None = None) -> dict[str, Contender]:
+    """The naive networks, one per rule (``scaling.NAIVE_RULES``), verified beside the top k
+    when candidates are fitted to the budget; a rule whose network cannot be made at this
+    budget is left out.
 
-    If one of ``chosen`` is the naive network itself (trial 0 is, when it ranks in the top
-    k), that trial stands for it (its number), so no network is verified twice.
+    If one of ``chosen`` is a naive network itself (trial 0 is the width rule's, when it
+    ranks in the top k), that trial stands for it (its number), so no network is verified twice.
     """
     if not plan.fits:
-        return None
-    try:
-        fit = plan.naive()
-    except ValueError:  # a budget below the base at its narrowest: there is no naive network
-        return None
+        return {}
+    out: dict[str, Contender] = {}
     t = plan.spec.target
-    flops = float(count_flops(fit.arch, resolution=t.resolution, num_classes=t.num_classes))
-    params = float(count_params(fit.arch, num_classes=t.num_classes))
-    for t in chosen or []:
-        if t.user_attrs.get("arch_hash") == architecture_hash(fit.arch):
-            return Contender(t.number, dict(t.user_attrs))
-    attrs = {"architecture": architecture_to_dict(fit.arch), "flops": flops, "params": params,
-             "cost": flops if plan.cost_metric == "flops" else params, "fit_width": fit.width,
-             "accuracy": None, "reward": None}  # fmt: skip
-    return Contender(NAIVE, attrs)
+    for rule, number in NAIVE_NUMBERS.items():
+        try:
+            fit = plan.naive(rule)
+        except ValueError:  # a budget below the base at its smallest by this rule
+            continue
+        known = [*(chosen or []), *out.values()]  # a top-k trial, or an earlier rule's network, stands for it
+        twin = next((c for c in known if c.user_attrs.get("arch_hash") == architecture_hash(fit.arch)), None)
+        if twin is not None:
+            out[rule] = Contender(twin.number, {**twin.user_attrs, "naive_rule": rule})
+            continue
+        flops = float(count_flops(fit.arch, resolution=t.resolution, num_classes=t.num_classes))
+        params = float(count_params(fit.arch, num_classes=t.num_classes))
+        attrs = {"architecture": architecture_to_dict(fit.arch), "arch_hash": architecture_hash(fit.arch),
+                 "flops": flops, "params": params, "cost": flops if plan.cost_metric == "flops" else params,
+                 "fit_width": fit.width, "naive_rule": rule, "accuracy": None, "reward": None}  # fmt: skip
+        out[rule] = Contender(number, attrs)
+    return out
+
+
+def naive_contender(plan: RunPlan, chosen: list[Any] | None = None) -> Contender | None:
+    """The width rule's naive network (``naive_contenders``), or None."""
+    return naive_contenders(plan, chosen).get("width")
 
 
 def read_verified(run_dir: Path) -> dict[tuple[int, int], dict[str, Any]]:
@@ -147,21 +163,19 @@ def verify_accuracy(arch: Architecture, data: Dataset, plan: RunPlan, seed: int)
 
 def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
                      log: Callable[[str], None] = print) -> dict[int, Verified]:  # fmt: skip
-    """Retrain the top-k candidates with every seed not yet in ``verify.jsonl``."""
+    """Retrain the top-k candidates and every naive network with every seed not yet in ``verify.jsonl``."""
     spec, objective = plan.spec, plan.objective
     v = spec.verify
-    chosen: list[Any] = list(candidates(plan, study))
-    naive = naive_contender(plan, chosen) if chosen else None
-    if naive is not None and naive.number == NAIVE:
-        chosen.append(naive)
+    chosen = _to_verify(plan, study)
     seeds = [spec.seed + i for i in range(v.seeds)]
     path = run_dir / VERIFY_FILE
     done = read_verified(run_dir)
     journal.compact(path, list(done.values()))
     todo = [(t, s) for t in chosen for s in seeds if (t.number, s) not in done]
     total = len(chosen) * len(seeds)
-    naive_note = " and the naive network (the base scaled to the budget)" if naive and naive.number == NAIVE else ""
-    log(f"verification: top {len(chosen) - bool(naive_note)} by proxy {objective.score_key}{naive_note}, "
+    naive = [c.user_attrs["naive_rule"] for c in chosen if c.number < 0]
+    naive_note = f" and the naive networks ({', '.join(naive)})" if naive else ""
+    log(f"verification: top {len(chosen) - len(naive)} by proxy {objective.score_key}{naive_note}, "
         f"{len(seeds)} seeds each, "
         f"{v.epochs} epochs on {v.train_size or 'all'} training images; "
         f"{total - len(todo)}/{total} runs done, {len(todo)} to run")  # fmt: skip
@@ -178,12 +192,21 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
             journal.append(path, record)
             done[(trial.number, seed)] = record
             left = (time.perf_counter() - started) / i * (len(todo) - i)
-            who = "naive network" if trial.number == NAIVE else f"trial {trial.number}"
+            who = f"naive network ({a['naive_rule']})" if trial.number < 0 else f"trial {trial.number}"
             log(f"[verify {total - len(todo) + i}/{total}] {who} seed {seed}: "
                 f"acc {100 * accuracy:.2f}%" + (f"  reward {reward:.4f}" if reward is not None else "")
                 + (f"  ({reason})" if reason else "")
                 + f" | {seconds:.0f}s | left ~{format_duration(left)}")  # fmt: skip
     return summarize(objective, chosen, done)
+
+
+def _to_verify(plan: RunPlan, study: optuna.Study) -> list[Any]:
+    """The top-k candidates, then each naive network that is not one of them."""
+    chosen: list[Any] = list(candidates(plan, study))
+    if not chosen:
+        return chosen
+    naive = {c.number: c for c in naive_contenders(plan, chosen).values() if c.number < 0}  # each network once
+    return chosen + list(naive.values())
 
 
 def summarize(objective: Objective, chosen: list[Any],
@@ -211,37 +234,23 @@ def summarize(objective: Objective, chosen: list[Any],
 
 
 def verified_results(plan: RunPlan, study: optuna.Study, run_dir: Path) -> dict[int, Verified]:
-    """What ``verify.jsonl`` holds for the current top-k, and the naive network under ``NAIVE`` (for reports)."""
+    """What ``verify.jsonl`` holds for the current top-k, and each naive network under its
+    ``NAIVE_NUMBERS`` number (also when a verified trial is that network: then under both)."""
     chosen: list[Any] = list(candidates(plan, study))
-    naive = naive_contender(plan, chosen)
-    out = summarize(plan.objective, [*chosen, *([naive] if naive is not None and naive.number == NAIVE else [])],
-                    read_verified(run_dir))  # fmt: skip
-    if naive is not None and naive.number != NAIVE and naive.number in out:  # a verified trial is the naive network
-        out[NAIVE] = out[naive.number]
+    naive = naive_contenders(plan, chosen)
+    out = summarize(plan.objective, [*chosen, *[c for c in naive.values() if c.number < 0]], read_verified(run_dir))
+    for rule, contender in naive.items():
+        if contender.number >= 0 and contender.number in out:  # a verified trial is this naive network
+            out[NAIVE_NUMBERS[rule]] = out[contender.number]
     return out
 
 
-@dataclass(frozen=True)
-class VersusNaive:
-    """A verified network against the naive one, seed by seed: accuracy difference in points."""
-
-    points: float
-    std: float
-    seeds: int
-
-    def text(self) -> str:
-        return f"against B0 scaled to the budget: {self.points:+.2f} ± {self.std:.2f} points ({self.seeds} seeds)"
-
-
-def versus_naive(number: int, naive: int, done: dict[tuple[int, int], dict[str, Any]]) -> VersusNaive | None:
-    """Trial ``number``'s verified accuracy minus the naive network's (``naive``: ``NAIVE`` or
-    the trial that is the naive network), paired by seed (both ran ok)."""
-    ours = {seed: r for (n, seed), r in done.items() if n == number and r["status"] == "ok"}
-    base = {seed: r for (n, seed), r in done.items() if n == naive and r["status"] == "ok"}
-    diffs = [100 * (float(ours[s]["accuracy"]) - float(base[s]["accuracy"])) for s in sorted(ours) if s in base]
-    if not diffs:
-        return None
-    return VersusNaive(statistics.fmean(diffs), statistics.stdev(diffs) if len(diffs) > 1 else 0.0, len(diffs))
+def versus_naive(number: int, naive: int, done: dict[tuple[int, int], dict[str, Any]]) -> PairedGap | None:
+    """Trial ``number``'s verified accuracy minus a naive network's (its ``NAIVE_NUMBERS`` number,
+    or the trial that is it), paired by seed (both ran ok), with the 95% t interval."""
+    ours = {seed: float(r["accuracy"]) for (n, seed), r in done.items() if n == number and r["status"] == "ok"}
+    base = {seed: float(r["accuracy"]) for (n, seed), r in done.items() if n == naive and r["status"] == "ok"}
+    return paired_gap(ours, base)
 
 
 def verified_best(objective: Objective, verified: dict[int, Verified]) -> int | None:

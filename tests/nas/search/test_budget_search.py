@@ -83,14 +83,22 @@ def test_each_network_is_trained_and_verified_once(cli, write_spec, trials_csv, 
     runs = [json.loads(line) for line in (out / "verify.jsonl").read_text().splitlines()]
     verified = [(r["trial"], r["seed"]) for r in runs]
     assert len(verified) == len(set(verified))
-    # the one network is verified once, as trial 0, which is also the naive network (not retrained as such)
-    assert sorted(verified) == [(0, 0), (0, 1)]
+    # the one network is verified once, as trial 0, which is also the width rule's naive network (not
+    # retrained as such); the other rules' naive networks (negative numbers) are verified beside it
+    assert (0, 0) in verified and (0, 1) in verified and -1 not in {n for n, _ in verified}
+    assert all(n < 0 for n, _ in verified if n != 0)
+    plan = RunPlan.load(spec)
+    naive = {rule: architecture_hash(plan.naive(rule).arch) for rule in ("width", "compound", "half_depth")}
+    assert len({n for n, _ in verified}) == len(set(naive.values()))  # each distinct network once
     report = (out / "report.md").read_text()
-    assert "against B0 scaled to the budget: +0.00 ± 0.00 points (2 seeds)" in report
-    assert "the search found nothing better than B0 scaled to the budget" in report
+    # trial 0 is the width rule's network: the best trial against it is +0.00 on every seed
+    assert "naive `width` (B0 scaled to the budget by the width rule)" in report
+    assert "best trial - it: +0.00 points, 95% CI [+0.00, +0.00] (2 seeds)" in report
+    assert "the search found nothing better than the strongest naive network" in report  # the space holds one network
     best = json.loads((out / "best.json").read_text())["metrics"]
-    assert best["naive"] is True and best["trial"] == 0 and best["versus_naive"]["seeds"] == 2
-    assert "against B0 scaled to the budget" in stdout
+    assert best["naive"] is True and best["naive_rule"] in ("width", "compound", "half_depth")
+    assert best["versus_naive"]["seeds"] == 2
+    assert "verified, best trial against the naive `width` network: +0.00 points" in stdout
 
 
 def test_pareto_and_unfittable_budgets_are_not_fitted(write_spec):
@@ -110,21 +118,24 @@ def test_bad_lower(cli, write_spec, tmp_path, lower, message):
     assert code == 2 and f"target.lower: {message}" in err
 
 
-def test_naive_contender_and_the_paired_comparison(write_spec):
-    from nas.search.verify import NAIVE, naive_contender, versus_naive
+def test_naive_contenders_and_the_paired_comparison(write_spec):
+    from nas.search.verify import NAIVE, NAIVE_NUMBERS, naive_contender, naive_contenders, versus_naive
 
     plan = RunPlan.load(budget_spec(write_spec))
     naive = naive_contender(plan)
     assert naive is not None and naive.number == NAIVE and 0.9 * T <= naive.user_attrs["flops"] <= T
+    every = naive_contenders(plan)
+    assert {rule: c.number for rule, c in every.items()} == NAIVE_NUMBERS  # one network per rule, none over budget
+    assert all(c.user_attrs["flops"] <= T and c.user_attrs["naive_rule"] == rule for rule, c in every.items())
     twin = type(naive)(7, {"arch_hash": architecture_hash(plan.naive().arch)})
     assert naive_contender(plan, [twin]).number == 7  # a trial that is the naive network stands for it
     done = {(3, 0): {"accuracy": 0.80, "status": "ok"}, (3, 1): {"accuracy": 0.84, "status": "ok"},
             (NAIVE, 0): {"accuracy": 0.78, "status": "ok"},
             (NAIVE, 1): {"accuracy": 0.80, "status": "failed"}}  # fmt: skip
     versus = versus_naive(3, NAIVE, done)
-    # the naive network's seed 1 failed: only seed 0 is paired
-    assert versus is not None and versus.seeds == 1 and versus.points == pytest.approx(2.0)
-    assert versus.text() == "against B0 scaled to the budget: +2.00 ± 0.00 points (1 seeds)"
+    # the naive network's seed 1 failed: only seed 0 is paired, and one seed gives no interval
+    assert versus is not None and versus.seeds == 1 and versus.mean == pytest.approx(0.02)
+    assert versus.text() == "+2.00 points (1 seed, no interval)" and not versus.beats
     assert versus_naive(4, NAIVE, done) is None
 
 

@@ -13,7 +13,7 @@ from optuna.trial import TrialState, create_trial
 
 from nas.plan import RunPlan
 from nas.search.choice import final_choice
-from nas.search.verify import NAIVE, VERIFY_FILE
+from nas.search.verify import NAIVE, NAIVE_NUMBERS, VERIFY_FILE
 from nas.spec import spec_from_dict
 from search_spaces import architecture_hash, architecture_to_dict, count_flops
 
@@ -66,7 +66,8 @@ def test_the_best_verified_trial_beats_the_luckier_proxy_run(plan, tmp_path):
     assert choice.best is not None and choice.best.number == 1 and choice.reason == "by mean verified reward"
     assert choice.network is choice.best and not choice.naive_wins and not choice.is_naive
     assert choice.verified is not None and choice.verified.mean == pytest.approx(0.845)
-    assert choice.versus_naive is not None and choice.versus_naive.points == pytest.approx(5.0)  # +5, +5 points
+    assert choice.versus_naive is not None and choice.versus_naive.mean == pytest.approx(0.05)  # +5, +5 points
+    assert choice.strongest == "width" and set(choice.naive) == {"width"} and choice.versus_naive.beats
 
 
 def test_the_naive_network_is_the_answer_when_it_wins_verification(plan, tmp_path):
@@ -76,4 +77,20 @@ def test_the_naive_network_is_the_answer_when_it_wins_verification(plan, tmp_pat
     assert choice.network is not None and choice.network.number == NAIVE
     assert choice.network.user_attrs["architecture"] == architecture_to_dict(plan.naive().arch)
     assert choice.verified is not None and choice.verified.mean == pytest.approx(0.855)
-    assert choice.versus_naive is not None and choice.versus_naive.points == pytest.approx(-4.5)
+    assert choice.versus_naive is not None and choice.versus_naive.mean == pytest.approx(-0.045)
+
+
+def test_the_strongest_naive_rule_is_the_one_compared_and_returned(plan, tmp_path):
+    # width and compound both verified: the compound network has the best mean of all, so it is the answer
+    write_verified(
+        tmp_path, {0: (0.80, 0.82), 1: (0.78, 0.79), NAIVE: (0.79, 0.80), NAIVE_NUMBERS["compound"]: (0.86, 0.87)}
+    )
+    choice = final_choice(plan, study_with_two_trials(plan), tmp_path)
+    assert set(choice.naive) == {"width", "compound"} and choice.strongest == "compound" and choice.naive_wins
+    assert choice.network is not None and choice.network.number == NAIVE_NUMBERS["compound"]
+    assert choice.network.user_attrs["architecture"] == architecture_to_dict(plan.naive("compound").arch)
+    # -6 and -5 points, but two seeds' t interval (t = 12.7) still spans 0: no loss is claimed either
+    assert choice.versus_naive == choice.versus["compound"] and choice.versus_naive.mean == pytest.approx(-0.055)
+    assert not choice.versus_naive.loses and not choice.versus_naive.beats
+    assert choice.versus["width"].mean == pytest.approx(0.015)  # +1, +2 points: no interval excludes 0 at 2 seeds
+    assert not choice.versus["width"].beats
