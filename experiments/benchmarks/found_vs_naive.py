@@ -69,10 +69,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAIN_LOG = "train.jsonl"
 
 
-def search_spec(args: argparse.Namespace) -> dict[str, Any]:
-    """The search: the space and proxy of ``experiments/custom_b0_fashion_mnist.yaml`` at ``--budget``."""
+def search_spec(args: argparse.Namespace, sampler: str = "tpe") -> dict[str, Any]:
+    """The search: the space and proxy of ``experiments/custom_b0_fashion_mnist.yaml`` at ``--budget``,
+    with ``sampler`` (``random`` for the random-search arm: the same space, fit, proxy,
+    verification and wall time)."""
     return {
-        "name": f"found-vs-naive-{args.budget / 1e6:g}m",
+        "name": f"found-vs-naive-{args.budget / 1e6:g}m" + ("" if sampler == "tpe" else f"-{sampler}"),
         "seed": args.search_seed,
         "space": {
             "base": "efficientnet-b0",
@@ -92,22 +94,28 @@ def search_spec(args: argparse.Namespace) -> dict[str, Any]:
             "epochs": 2,
             "batch_size": 128,
         },
-        "search": {"trials": args.trials, "sampler": "tpe", "pruner": "median", "timeout_minutes": args.search_minutes},
+        "search": {
+            "trials": args.trials,
+            "sampler": sampler,
+            "pruner": "median",
+            "timeout_minutes": args.search_minutes,
+        },
         "verify": {"top_k": args.verify_k, "seeds": 2},
     }
 
 
-def search(args: argparse.Namespace, out: Path) -> tuple[Path, float | None]:
+def search(args: argparse.Namespace, out: Path, sampler: str = "tpe") -> tuple[Path, float | None]:
     """The search run's directory (run, resumed or given) and its seconds (None when given)."""
-    if args.search_run:
+    if args.search_run and sampler == "tpe":
         return Path(args.search_run), None
-    run = out / "search"
-    timing = out / "search_seconds.json"
+    suffix = "" if sampler == "tpe" else f"-{sampler}"
+    run = out / f"search{suffix}"
+    timing = out / f"search{suffix}_seconds.json"
     if (run / "best.json").exists():
         return run, json.loads(timing.read_text()) if timing.exists() else None
-    spec_path = out / "search.yaml"
+    spec_path = out / f"search{suffix}.yaml"
     if not spec_path.exists():
-        spec_path.write_text(yaml.safe_dump(search_spec(args), sort_keys=False))
+        spec_path.write_text(yaml.safe_dump(search_spec(args, sampler), sort_keys=False))
     cmd = [sys.executable, "-m", "nas", "search", str(spec_path), "--out", str(run)]
     if run.exists():
         cmd.append("--resume")
@@ -177,6 +185,8 @@ def main() -> None:
     parser.add_argument("--search-run", help="take best.json from this finished nas search run instead of searching")
     parser.add_argument("--verify-k", type=int, default=3)
     parser.add_argument("--found-from", help="take the found network from the 'found' row of this results file")
+    random_help = "also search with search.sampler: random (the same space, proxy, verification and minutes)"
+    parser.add_argument("--random-arm", action="store_true", help=random_help)
     parser.add_argument(
         "--rules", default=",".join(NAIVE_RULES), help="naive rules at the budget (scaling.NAIVE_RULES)"
     )
@@ -213,12 +223,17 @@ def main() -> None:
         budget = float(yaml.safe_load((run / "spec.yaml").read_text())["target"]["flops"])
     rules = [r for r in args.rules.split(",") if r]
     nets = networks(found, budget, rules, [float(m) for m in args.naive_at.split(",") if m])
+    if args.random_arm:  # the random-search winner, at the same search wall time, beside the found network
+        random_run, _ = search(args, out, "random")
+        arch = load_architecture(random_run / "best.json")
+        nets.insert(1, Network("random search", arch, count_flops(arch, num_classes=1000),
+                               count_params(arch, num_classes=1000), False))  # fmt: skip
     nets = [dataclasses.replace(n, arch=recipe_arch(n.arch, args.recipe)) for n in nets]
 
     log_path = out / TRAIN_LOG
     done = {(r["hash"], r["seed"]): r for r in journal.read(log_path) if r.get("epochs") == args.epochs}
     # the gaps at the budget first (found and each naive rule at T, seed by seed), then the naive points of the ratio
-    at_budget = 1 + len(rules)
+    at_budget = 1 + len(rules) + bool(args.random_arm)
     order = [(seed, n) for seed in range(args.seeds) for n in nets[:at_budget]] + [
         (seed, n) for seed in range(args.seeds) for n in nets[at_budget:]]  # fmt: skip
     missing = [(seed, n) for seed, n in order if (architecture_hash(n.arch), seed) not in done]
@@ -279,14 +294,14 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
               f"{accuracy(n.label):>23} {seconds[n.label] / 60:>9.1f}")  # fmt: skip
     by_seed = {n.label: {s: r["test"] for s, r in runs[n.label].items()} for n in nets}
     gaps: dict[str, Any] = {}
-    for n in nets[1 : 1 + len(args.rules.split(","))]:  # each naive rule at the budget
+    for n in nets[1 : 1 + len(args.rules.split(",")) + bool(args.random_arm)]:  # random search, each naive rule
         gap = paired_gap(by_seed[found.label], by_seed[n.label])
         if gap is None:
             continue
         verdict = "found beats it" if gap.beats else ("found loses to it" if gap.loses else "no difference shown")
         print(f"found - {n.label}: {gap.text()}: {verdict}")
         gaps[n.label] = {**dataclasses.asdict(gap), "verdict": verdict}
-    naive_means = {n.label: statistics.fmean(test[n.label]) for n in nets[1 : 1 + len(gaps)] if test[n.label]}
+    naive_means = {n.label: statistics.fmean(test[n.label]) for n in nets if n.naive and n.label in gaps}
     strongest = max(naive_means, key=lambda label: naive_means[label]) if naive_means else None
     if strongest is not None:
         print(f"the strongest naive network at the budget: {strongest}")
