@@ -28,6 +28,7 @@ Needs Debian's dataset-fashion-mnist.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import statistics
 from pathlib import Path
@@ -106,13 +107,19 @@ def main() -> None:
         default=2,
         help="training runs side by side, each with its share of the cores (see nas.training.train_pool)",
     )
+    recipe_help = "own: the architectures' dropout and drop-path; plain: neither (AdamW one-cycle both)"
+    parser.add_argument("--recipe", choices=("own", "plain"), default="own", help=recipe_help)
     parser.add_argument("--work", default="runs/ground-truth", help="the resumable journal's folder")
     parser.add_argument("--out", default="experiments/data/ground_truth_fashion_mnist.json")
     args = parser.parse_args()
     networks = pool(args.budget, sampled=args.pool, off=args.off, seed=args.pool_seed)
+    if args.recipe == "plain":  # the same networks trained without dropout and drop-path
+        networks = [(name, group, dataclasses.replace(a, dropout=0.0, drop_path=0.0)) for name, group, a in networks]
     log_path = Path(args.work) / "train.jsonl"
     recipe = {"dataset": "fashion-mnist", "val_size": 5000, "epochs": args.epochs, "resolution": args.resolution,
               "batch_size": 128, "seeds": args.seeds, "score": "test accuracy"}  # fmt: skip
+    if args.recipe == "plain":  # the own recipe's key stays as it was, so its journal still matches
+        recipe["regularization"] = "none (dropout 0, drop-path 0)"
     done = {(r["hash"], r["seed"]): r for r in journal.read(log_path) if r.get("recipe") == recipe}
     todo = [(seed, name, arch) for seed in range(args.seeds) for name, _, arch in networks
             if (architecture_hash(arch), seed) not in done]  # fmt: skip
@@ -148,6 +155,7 @@ def write_table(args: argparse.Namespace, recipe: dict[str, Any], networks: list
     for name, group, arch in networks:
         runs = [done.get((architecture_hash(arch), s)) for s in range(args.seeds)]
         tests = [r["test"] for r in runs if r is not None and r.get("test") is not None]
+        vals = [r["val"] for r in runs if r is not None and r.get("val") is not None]
         rows.append({
             "name": name,
             "group": group,
@@ -156,6 +164,8 @@ def write_table(args: argparse.Namespace, recipe: dict[str, Any], networks: list
             "params": count_params(arch, num_classes=1000),
             "test": tests,
             "mean": statistics.fmean(tests) if tests else None,
+            "val": vals,  # validation accuracy (5,000 images held out of training): what choices are made on
+            "val_mean": statistics.fmean(vals) if vals else None,
             "seconds": [r["seconds"] for r in runs if r is not None],
             "architecture": architecture_to_dict(arch),
         })  # fmt: skip
