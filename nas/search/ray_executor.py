@@ -252,21 +252,35 @@ def _tuner(plan: RunPlan, run_dir: Path, study: optuna.Study, remaining: int, sc
 
 def _progress_callback(plan: RunPlan, study: optuna.Study, total: int, log: Callable[[str], None]) -> Any:
     """A Tune callback that logs each finished trial as the local executor does."""
+    return _progress_class()(log, plan.train.epochs, len(finished_trials(study)), total)
+
+
+def _progress_class() -> type:
+    """The callback's class. Tune pickles the Tuner, callbacks included, so the class closes over
+    nothing and an instance's state leaves the log function out (``print``, which Ray may
+    have replaced by then, does not pickle)."""
     from ray import tune
 
-    epochs, done_before = plan.train.epochs, len(finished_trials(study))
-
     class Progress(tune.Callback):
+        def __init__(self, log: Callable[[str], None], epochs: int, done_before: int, total: int) -> None:
+            self.log: Callable[[str], None] | None = log
+            self.epochs, self.done_before, self.total = epochs, done_before, total
+
+        def __getstate__(self) -> dict[str, Any]:
+            return {**self.__dict__, "log": None}
+
         def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-            finished = done_before + sum(t.status in ("TERMINATED", "ERROR") for t in trials if t is not trial) + 1
+            if self.log is None:
+                return
+            finished = self.done_before + sum(t.status in ("TERMINATED", "ERROR") for t in trials if t is not trial) + 1
             result = trial.last_result or {}
             attrs = json.loads(result.get(ATTRS, "{}"))
             state = "failed" if result.get("failed") else (
-                "complete" if result.get("epoch", 0) >= epochs else "stopped early")  # fmt: skip
+                "complete" if result.get("epoch", 0) >= self.epochs else "stopped early")  # fmt: skip
             accuracy = attrs.get("accuracy")
-            log(f"[{finished}/{total}] ray trial {trial.trial_id} {state}"
-                + (f"  acc {100 * accuracy:.2f}%" if isinstance(accuracy, float) else "")
-                + (f"  reward {attrs['reward']:.4f}" if isinstance(attrs.get("reward"), float) else "")
-                + (f"  ({attrs['fail_reason']})" if attrs.get("fail_reason") else ""))  # fmt: skip
+            self.log(f"[{finished}/{self.total}] ray trial {trial.trial_id} {state}"
+                     + (f"  acc {100 * accuracy:.2f}%" if isinstance(accuracy, float) else "")
+                     + (f"  reward {attrs['reward']:.4f}" if isinstance(attrs.get("reward"), float) else "")
+                     + (f"  ({attrs['fail_reason']})" if attrs.get("fail_reason") else ""))  # fmt: skip
 
-    return Progress()
+    return Progress
