@@ -160,6 +160,24 @@ def recipe_arch(arch: Architecture, recipe: str) -> Architecture:
     return arch if recipe == "own" else dataclasses.replace(arch, dropout=0.0, drop_path=0.0)
 
 
+def earlier_runs(path: Path, args: argparse.Namespace) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per-seed test accuracies of an earlier results file, by (network hash, seed), where its
+    recipe (epochs, resolution, dropout and drop-path) is this run's: the same training, measured once."""
+    earlier = json.loads(path.read_text())
+    recipe = earlier["recipe"]
+    own = recipe.get("dropout_and_drop_path", True)  # files before --recipe trained with the architectures' own
+    if (recipe["epochs"], recipe["resolution"], own) != (args.epochs, args.resolution, args.recipe == "own"):
+        raise SystemExit(f"--runs-from {path}: another recipe ({recipe})")
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for n in earlier["networks"]:
+        arch_hash = architecture_hash(architecture_from_dict(n["architecture"]))
+        for seed, test in enumerate(n["test"]):
+            out[(arch_hash, seed)] = {"hash": arch_hash, "label": n["label"], "seed": seed, "epochs": recipe["epochs"],
+                                      "test": test, "seconds": n["train_seconds"] / max(1, len(n["test"])),
+                                      "threads": recipe["threads_per_run"][0], "from": str(path)}  # fmt: skip
+    return out
+
+
 def match_flops(points: list[tuple[float, float]], accuracy: float) -> tuple[str, float]:
     """The FLOPs naive scaling needs for ``accuracy``, from (FLOPs, mean accuracy) points.
 
@@ -185,6 +203,7 @@ def main() -> None:
     parser.add_argument("--search-run", help="take best.json from this finished nas search run instead of searching")
     parser.add_argument("--verify-k", type=int, default=3)
     parser.add_argument("--found-from", help="take the found network from the 'found' row of this results file")
+    parser.add_argument("--runs-from", help="take the runs of this results file (same recipe) instead of training them")
     random_help = "also search with search.sampler: random (the same space, proxy, verification and minutes)"
     parser.add_argument("--random-arm", action="store_true", help=random_help)
     parser.add_argument(
@@ -232,6 +251,8 @@ def main() -> None:
 
     log_path = out / TRAIN_LOG
     done = {(r["hash"], r["seed"]): r for r in journal.read(log_path) if r.get("epochs") == args.epochs}
+    if args.runs_from:  # runs an earlier results file holds for the same networks and recipe are not trained again
+        done = {**earlier_runs(Path(args.runs_from), args), **done}
     # the gaps at the budget first (found and each naive rule at T, seed by seed), then the naive points of the ratio
     at_budget = 1 + len(rules) + bool(args.random_arm)
     order = [(seed, n) for seed in range(args.seeds) for n in nets[:at_budget]] + [
