@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from search_spaces import Architecture, count_flops, count_params
@@ -67,6 +68,17 @@ def _cost(arch: Architecture, metric: str, resolution: int, num_classes: int) ->
     return count_params(arch, num_classes=num_classes)
 
 
+def _largest_within(cost: Callable[[float], int], budget: float, low: float, high: float) -> float:
+    """The largest ``x`` in [low, high] with ``cost(x) <= budget``, for a cost that never falls as
+    ``x`` grows and ``cost(low) <= budget``: bisection, then 4 decimals rounded down (still within)."""
+    if cost(high) <= budget:
+        low = high
+    for _ in range(_STEPS):  # cost(low) <= budget < cost(high)
+        mid = (low + high) / 2
+        low, high = (mid, high) if cost(mid) <= budget else (low, mid)
+    return math.floor(low * 1e4) / 1e4
+
+
 def fit_to_budget(
     arch: Architecture,
     budget: float,
@@ -98,13 +110,7 @@ def fit_to_budget(
     before = _cost(arch, metric, size, num_classes)
     if cost(_LOW) > budget:
         raise FitError(f"{metric} {cost(_LOW):,} at the narrowest widths, over the budget {budget:.6g}")
-    low, high = _LOW, _HIGH
-    if cost(high) <= budget:
-        low = high
-    for _ in range(_STEPS):  # cost(low) <= budget < cost(high)
-        mid = (low + high) / 2
-        low, high = (mid, high) if cost(mid) <= budget else (low, mid)
-    width = max(_LOW, math.floor(low * 1e4) / 1e4)  # 4 decimals, rounded down: still within budget
+    width = max(_LOW, _largest_within(cost, budget, _LOW, _HIGH))
     fitted = cost(width)
     if fitted < lower * budget:
         raise FitError(f"channel rounding leaves {metric} {fitted:,} at width x{width:g}, below "
@@ -162,13 +168,7 @@ def _compound_to_budget(base: Architecture, budget: float, *, metric: str, resol
 
     if cost(_PHI_LOW) > budget:
         raise FitError(f"{metric} {cost(_PHI_LOW):,} at phi {_PHI_LOW:g}, over the budget {budget:.6g}")
-    low, high = _PHI_LOW, _PHI_HIGH
-    if cost(high) <= budget:
-        low = high
-    for _ in range(_STEPS):  # cost(low) <= budget < cost(high)
-        mid = (low + high) / 2
-        low, high = (mid, high) if cost(mid) <= budget else (low, mid)
-    phi = math.floor(low * 1e4) / 1e4
+    phi = _largest_within(cost, budget, _PHI_LOW, _PHI_HIGH)
     arch = dataclasses.replace(at(phi), name=f"{base.name}-compound-phi{phi:g}")
     return Fit(arch, COMPOUND_BETA**phi, cost(phi), _cost(base, metric, size, num_classes), COMPOUND_ALPHA**phi,
                "compound", phi)  # fmt: skip
