@@ -174,7 +174,7 @@ def earlier_runs(path: Path, args: argparse.Namespace) -> dict[tuple[str, int], 
         for seed, test in enumerate(n["test"]):
             out[(arch_hash, seed)] = {"hash": arch_hash, "label": n["label"], "seed": seed, "epochs": recipe["epochs"],
                                       "test": test, "seconds": n["train_seconds"] / max(1, len(n["test"])),
-                                      "threads": recipe["threads_per_run"][0], "from": str(path)}  # fmt: skip
+                                      "threads": recipe.get("threads_per_run", [2])[0], "from": str(path)}  # fmt: skip
     return out
 
 
