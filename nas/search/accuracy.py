@@ -122,10 +122,9 @@ class Recalled:
 
     inner: AccuracySource
     lookup: Lookup
-    arch_hash: Callable[[Architecture], str]
 
     def estimate(self, arch: Architecture, progress: Progress) -> Estimate:
-        earlier = self.lookup(self.arch_hash(arch))
+        earlier = self.lookup(architecture_hash(arch))
         if earlier is None:
             return self.inner.estimate(arch, progress)
         number, accuracy = earlier
@@ -146,5 +145,5 @@ def source_for(
     if plan.spec.proxy.screen is not None and history is not None:
         source = Screened(source, plan, data, history)
     if lookup is not None:
-        source = Recalled(source, lookup, architecture_hash)
+        source = Recalled(source, lookup)
     return source
