@@ -71,7 +71,8 @@ class Choice:
 def final_choice(plan: RunPlan, study: optuna.Study, run_dir: Path) -> Choice:
     """Decide the run's answer from ``study`` and ``run_dir``'s verification journal."""
     objective = plan.objective
-    results = verified_results(plan, study, run_dir)
+    done = read_verified(run_dir)
+    results = verified_results(plan, study, run_dir, done)
     naive = {rule: results.pop(n) for rule, n in NAIVE_NUMBERS.items() if n in results}
     best = best_trial(study, objective)
     reason = f"by proxy {objective.score_key}"
@@ -80,7 +81,6 @@ def final_choice(plan: RunPlan, study: optuna.Study, run_dir: Path) -> Choice:
         best = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
         reason = f"by mean verified {objective.score_key}"
     strongest = min(naive, key=lambda r: objective.sort_key(naive[r].mean, naive[r].cost, naive[r].trial), default=None)
-    done = read_verified(run_dir)
     versus = {rule: gap for rule, v in naive.items()
               if number is not None and (gap := versus_naive(number, v.trial, done)) is not None}  # fmt: skip
     top = naive[strongest] if strongest is not None else None

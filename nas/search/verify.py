@@ -233,12 +233,15 @@ def summarize(objective: Objective, chosen: list[Any],
     return out
 
 
-def verified_results(plan: RunPlan, study: optuna.Study, run_dir: Path) -> dict[int, Verified]:
-    """What ``verify.jsonl`` holds for the current top-k, and each naive network under its
-    ``NAIVE_NUMBERS`` number (also when a verified trial is that network: then under both)."""
+def verified_results(plan: RunPlan, study: optuna.Study, run_dir: Path,
+                     done: dict[tuple[int, int], dict[str, Any]] | None = None) -> dict[int, Verified]:  # fmt: skip
+    """What ``verify.jsonl`` holds (``done``, read here if not given) for the current top-k, and each
+    naive network under its ``NAIVE_NUMBERS`` number (also when a verified trial is that network:
+    then under both)."""
     chosen: list[Any] = list(candidates(plan, study))
     naive = naive_contenders(plan, chosen)
-    out = summarize(plan.objective, [*chosen, *[c for c in naive.values() if c.number < 0]], read_verified(run_dir))
+    done = read_verified(run_dir) if done is None else done
+    out = summarize(plan.objective, [*chosen, *[c for c in naive.values() if c.number < 0]], done)
     for rule, contender in naive.items():
         if contender.number >= 0 and contender.number in out:  # a verified trial is this naive network
             out[NAIVE_NUMBERS[rule]] = out[contender.number]

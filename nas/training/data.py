@@ -264,8 +264,8 @@ def load_dataset(spec: DataSpec | str, *, seed: int = 0) -> Dataset:
     }[spec.dataset]
     train, test, classes = loader(spec)
     num_classes = len(classes)
-    _check_labels(spec, train, num_classes, "training")
-    _check_labels(spec, test, num_classes, "test")
+    _check_split(spec, train, num_classes, "training")
+    _check_split(spec, test, num_classes, "test")
     rng = torch.Generator().manual_seed(_SPLIT_SEED)
     n_val = int(spec.val_size) if spec.val_size >= 1 else round(spec.val_size * len(train))
     keep, held = _stratified_split(train.y, n_val, num_classes, rng)
@@ -288,7 +288,8 @@ def load_dataset(spec: DataSpec | str, *, seed: int = 0) -> Dataset:
     )
 
 
-def _check_labels(spec: DataSpec, split: Split, num_classes: int, what: str) -> None:
+def _check_split(spec: DataSpec, split: Split, num_classes: int, what: str) -> None:
+    """A split is usable: images there, of non-zero size, one label each, every label a class."""
     where = f"{spec.dataset}" + (f" ({spec.path})" if spec.path else "")
     if len(split) == 0:
         raise DataError(f"{where}: the {what} split is empty")
@@ -572,7 +573,7 @@ def _load_npz(spec: DataSpec) -> tuple[Split, Split, tuple[str, ...]]:
     else:
         if len(full.y) != len(full.x):
             raise DataError(f"{where}: {len(full.x)} images but {len(full.y)} labels")
-        _check_labels(spec, full, num_classes, "training")
+        _check_split(spec, full, num_classes, "training")
         train, test = _holdout_test(spec, full, num_classes)
     return train, test, tuple(str(c) for c in range(num_classes))
 
