@@ -30,6 +30,13 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "count_params": ("search_spaces", "count_params"),
     "to_timm": ("search_spaces", "to_timm"),
     "scale_to_budget": ("scaling", "scale_to_budget"),
+    # weights: safetensors on disk, and timm's names both ways
+    "save_weights": ("search_spaces.weights", "save_weights"),
+    "load_weights": ("search_spaces.weights", "load_weights"),
+    "load_timm": ("search_spaces.timm_weights", "load_timm"),
+    "build_timm_model": ("search_spaces.timm_weights", "build_timm_model"),
+    "to_timm_state_dict": ("search_spaces.timm_weights", "to_timm_state_dict"),
+    "from_timm_state_dict": ("search_spaces.timm_weights", "from_timm_state_dict"),
     # a run: spec, plan, objective
     "load_spec": ("nas.spec", "load_spec"),
     "SpecError": ("nas.spec", "SpecError"),

@@ -203,6 +203,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     arch, metrics = load_architecture_with_metrics(args.arch)
     if args.format == "onnx":
         return _export_onnx(arch, args)
+    if args.format == "timm" and args.weights:
+        return _export_timm_weights(arch, args)
+    if args.weights:
+        raise UsageError(f"--weights: only used with --format onnx or timm, got --format {args.format}")
     if args.format == "json":
         text = dumps_architecture(arch, metrics or None)
     else:
@@ -212,6 +216,41 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(f"--format timm: {exc}") from None
     _write_output(text, args.out)
     return 0
+
+
+def _export_timm_weights(arch: Architecture, args: argparse.Namespace) -> int:
+    """``--format timm --weights W --out DIR``: timm's ``arch_def`` and the weights under timm's names."""
+    from search_spaces.timm_weights import to_timm_state_dict
+    from search_spaces.weights import save_weights
+
+    if args.out is None:
+        raise UsageError("--format timm --weights: --out DIR (a new directory) is required")
+    try:
+        config = to_timm(arch)
+    except ValueError as exc:
+        raise UsageError(f"--format timm: {exc}") from None
+    state = _load_weights(args.weights)
+    num_classes, in_channels = _weights_io(state, args.weights)
+    _check_fits(arch, state, args.weights, num_classes, in_channels)
+    out = OutputDir.create(args.out)
+    config.update(num_classes=num_classes, in_chans=in_channels, weights="model.safetensors")
+    out.write("timm.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+    timm_state = to_timm_state_dict(arch, state)
+    out.write_with("model.safetensors", lambda tmp: save_weights(timm_state, tmp, {"names": "timm"}))
+    print(f"wrote {args.out}/timm.json and model.safetensors ({arch.name}, {num_classes} classes, timm names); "
+          "load with search_spaces.timm_weights.build_timm_model, or docs/formats.md")  # fmt: skip
+    return 0
+
+
+def _check_fits(arch: Architecture, state: dict[str, torch.Tensor], path: str, num_classes: int,
+                in_channels: int) -> None:  # fmt: skip
+    """Refuse weights that are not ``arch``'s, naming the first tensor that differs."""
+    model = build_model(arch, num_classes=num_classes, in_channels=in_channels)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as exc:  # not this architecture's weights
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"--weights: {path} does not fit {arch.name} ({first})") from None
 
 
 def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
@@ -226,13 +265,11 @@ def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
         num_classes, in_channels = _weights_io(state, args.weights)
         if args.num_classes not in (None, num_classes):
             raise UsageError(f"--num-classes: {args.weights} has {num_classes} classes, got {args.num_classes}")
+    if state is not None:
+        _check_fits(arch, state, args.weights, num_classes, in_channels)
     model = build_model(arch, num_classes=num_classes, in_channels=in_channels).eval()
     if state is not None:
-        try:
-            model.load_state_dict(state)
-        except (RuntimeError, TypeError, AttributeError) as exc:  # not this architecture's weights
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UsageError(f"--weights: {args.weights} does not fit {arch.name} ({first})") from None
+        model.load_state_dict(state)
 
     def export(tmp: Path) -> None:
         with warnings.catch_warnings():
@@ -247,31 +284,23 @@ def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
 
 
 def _load_weights(path: str) -> dict[str, torch.Tensor]:
-    """A ``weights.pt`` state dict, read with ``weights_only`` (no pickled code runs); bad input otherwise.
+    """``model.safetensors`` (or a legacy ``weights.pt``, read with ``weights_only``: no pickled code runs)."""
+    from search_spaces.weights import WeightsError, load_weights
 
-    torch's unpickler warns about files it was not made for (another pickle protocol); such a
-    warning is caught here: the file is refused in one line, or, if it did hold a state
-    dict, the warning's first line is a one-line note.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # unreadable, or not a tensor file
-            raise UsageError(f"--weights: cannot load {path} ({type(exc).__name__})") from None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UsageError(f"--weights: {path} is not a state dict of tensors (weights.pt from nas train)")
-    if caught:
-        print(f"nas: note: --weights: {printable(str(caught[0].message).splitlines()[0], limit=200)}", file=sys.stderr)
-    return state
+    try:
+        return load_weights(path)[0]
+    except WeightsError as exc:
+        raise UsageError(f"--weights: {exc}") from None
 
 
 def _weights_io(state: dict[str, torch.Tensor], path: str) -> tuple[int, int]:
     """(classes, input channels) of a trained network's state dict: its classifier rows and stem conv's inputs."""
-    classifier, stem = state.get("classifier.weight"), state.get("stem.0.weight")
-    if classifier is None or stem is None or classifier.ndim != 2 or stem.ndim != 4:
-        raise UsageError(f"--weights: {path} is not an effnas network's state dict (no classifier or stem weights)")
-    return int(classifier.shape[0]), int(stem.shape[1])
+    from search_spaces.weights import WeightsError, weights_io
+
+    try:
+        return weights_io(state)
+    except WeightsError as exc:
+        raise UsageError(f"--weights: {path} is {exc}") from None
 
 
 _TRAIN_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "schedule", "resolution", "dropout",
@@ -340,7 +369,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"{summary} in {format_duration(result.seconds)}" + (f" ({result.reason})" if result.reason else ""))
     if out is not None:
         _write_training(out, arch, data, config, result)
-        print(f"wrote {args.out}/metrics.json, architecture.json" + (", weights.pt" if result.status == "ok" else ""))
+        extra = ", model.safetensors, card.json" if result.status == "ok" else ""
+        print(f"wrote {args.out}/metrics.json, architecture.json{extra}")
     return 0 if result.status == "ok" else 1
 
 
@@ -378,21 +408,26 @@ def _epoch_printer(epochs: int) -> Callable[[EpochRecord], None]:
 def _write_training(
     out: OutputDir, arch: Architecture, data: Dataset, config: TrainConfig, result: TrainResult
 ) -> None:
-    """``nas train --out``: metrics.json, architecture.json and (after a run that ended ok) weights.pt."""
+    """``nas train --out``: metrics.json, architecture.json and, after a run that ended ok,
+    model.safetensors (CPU tensors) with card.json beside it (``nas.training.card``)."""
+    from nas.training.card import model_card
+    from search_spaces.weights import save_weights
+
     metrics = {"architecture": arch.name, "data": data.describe(), "config": asdict(config), **result.to_dict()}
     out.write("metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     out.write("architecture.json", dumps_architecture(arch))
     if result.model is not None and result.status == "ok":
-        state = {k: v.detach().cpu() for k, v in result.model.state_dict().items()}  # loadable without a GPU
-        out.write_with("weights.pt", lambda tmp: torch.save(state, tmp))
+        card = model_card(arch, data, config, result)
+        header = {"architecture": arch.name, "architecture_hash": card["architecture_hash"]}
+        state = result.model.state_dict()
+        out.write_with("model.safetensors", lambda tmp: save_weights(state, tmp, header))
+        out.write("card.json", json.dumps(card, indent=2, sort_keys=True) + "\n")
 
 
 def _evaluate_weights(arch: Architecture, data: Dataset, weights: str, resolution: int,
                       evaluate: Callable[..., tuple[float, float]]) -> int:  # fmt: skip
     """``--evaluate --weights``: test-split accuracy of saved weights."""
     path = Path(weights)
-    if not path.is_file():
-        raise UsageError(f"--weights: {path} does not exist")
     state = _load_weights(weights)
     model = build_model(arch, num_classes=data.num_classes, in_channels=data.in_channels)
     try:
@@ -631,7 +666,11 @@ def _add_export(sub: Any) -> None:
     p.add_argument("--resolution", type=_size, help="onnx: input size (default: the architecture's own)")
     p.add_argument("--num-classes", type=_classes,
                    help="onnx: classifier outputs (default: the weights' own, else 1000)")  # fmt: skip
-    p.add_argument("--weights", help="onnx: trained weights (weights.pt from nas train)")
+    p.add_argument(
+        "--weights",
+        help="onnx, timm: trained weights (model.safetensors from nas train); "
+        "timm then writes a new --out DIR with timm.json and the weights under timm's names",
+    )
     p.set_defaults(func=cmd_export)
 
 
@@ -745,7 +784,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--device", default=t.device, help="auto (CUDA when a GPU is visible), cpu, cuda or cuda:N; "
                    "mixed precision on CUDA")  # fmt: skip
     _add_progressive_flags(p)
-    p.add_argument("--out", help="new directory for metrics.json, architecture.json and weights.pt")
+    p.add_argument("--out", help="new directory for metrics.json, architecture.json, model.safetensors and card.json")
     p.add_argument("--evaluate", action="store_true", help="also report test-split accuracy")
     p.add_argument("--weights", help="with --evaluate: evaluate these saved weights instead of training")
     p.set_defaults(func=cmd_train)

@@ -15,7 +15,7 @@ from torch import nn
 from .architecture import BLOCKS, Stage
 from .block_costs import Cost, fused_mbconv_cost, mbconv_cost
 from .blocks import FusedMBConv, MBConv
-from .timm_blocks import encode_fused_mbconv, encode_mbconv
+from .timm_blocks import encode_fused_mbconv, encode_mbconv, fused_mbconv_timm_names, mbconv_timm_names
 
 __all__ = ["BLOCKS", "BLOCK_KINDS", "BlockKind", "block_kind", "timm_block_kind"]
 
@@ -24,10 +24,11 @@ __all__ = ["BLOCKS", "BLOCK_KINDS", "BlockKind", "block_kind", "timm_block_kind"
 class BlockKind:
     """One block kind: the ``torch`` module, its exact cost per block, its timm strings and abilities.
 
-    ``timm_types`` are the timm block-string types that decode to this kind (timm
-    ``_efficientnet_builder._decode_block_str``). ``takes_se``: whether the search spaces
-    offer squeeze-excite on this kind (MnasNet's and EfficientNet's MBConv do; EfficientNetV2
-    puts none on Fused-MBConv, P2 Table 4), so a space asks its SE ratio only of such stages.
+        ``timm_types`` are the timm block-string types that decode to this kind (timm
+        ``_efficientnet_builder._decode_block_str``); ``timm_names`` renames a block's submodules
+    to timm's (``timm_weights.py``). ``takes_se``: whether the search spaces
+        offer squeeze-excite on this kind (MnasNet's and EfficientNet's MBConv do; EfficientNetV2
+        puts none on Fused-MBConv, P2 Table 4), so a space asks its SE ratio only of such stages.
     """
 
     name: str
@@ -36,14 +37,23 @@ class BlockKind:
     encode_timm: Callable[[Stage], str]
     timm_types: tuple[str, ...]
     takes_se: bool
+    timm_names: Callable[[Stage], dict[str, str]]
 
 
 BLOCK_KINDS: dict[str, BlockKind] = {
     # MnasNet / EfficientNet MBConv (PM §4.1; timm InvertedResidual "ir", DepthwiseSeparable "ds")
-    "mbconv": BlockKind("mbconv", MBConv, mbconv_cost, encode_mbconv, ("ds", "ir"), takes_se=True),
+    "mbconv": BlockKind(
+        "mbconv", MBConv, mbconv_cost, encode_mbconv, ("ds", "ir"), takes_se=True, timm_names=mbconv_timm_names
+    ),
     # EfficientNetV2 Fused-MBConv (P2 Fig. 2; timm EdgeResidual "er", ConvBnAct "cn")
     "fused_mbconv": BlockKind(
-        "fused_mbconv", FusedMBConv, fused_mbconv_cost, encode_fused_mbconv, ("er", "cn"), takes_se=False
+        "fused_mbconv",
+        FusedMBConv,
+        fused_mbconv_cost,
+        encode_fused_mbconv,
+        ("er", "cn"),
+        takes_se=False,
+        timm_names=fused_mbconv_timm_names,
     ),
 }
 

@@ -1,11 +1,16 @@
-"""Each block kind's timm block string (timm ``_efficientnet_builder``; the notation is in
-``timm_notation.py``)."""
+"""Each block kind's timm block string and timm module names.
+
+Block strings follow timm ``_efficientnet_builder`` (the notation is in ``timm_notation.py``);
+module names follow timm ``_efficientnet_blocks`` (``InvertedResidual``,
+``DepthwiseSeparableConv``, ``EdgeResidual``, ``ConvBnAct``), so that weights can be renamed
+between the two (``timm_weights.py``).
+"""
 
 from __future__ import annotations
 
 from .architecture import Stage
 
-__all__ = ["encode_fused_mbconv", "encode_mbconv"]
+__all__ = ["encode_fused_mbconv", "encode_mbconv", "fused_mbconv_timm_names", "mbconv_timm_names"]
 
 
 def encode_mbconv(stage: Stage) -> str:
@@ -26,3 +31,21 @@ def encode_fused_mbconv(stage: Stage) -> str:
 
 def _se(stage: Stage) -> str:
     return f"_se{stage.se!r}" if stage.se > 0 else ""  # repr: the shortest exact float text
+
+
+def mbconv_timm_names(stage: Stage) -> dict[str, str]:
+    """effnas ``MBConv`` submodule -> timm name: ``InvertedResidual``, or ``DepthwiseSeparableConv`` at expand 1."""
+    if stage.expand == 1:  # timm "ds": conv_dw + bn1, se, conv_pw + bn2
+        return {"depthwise.0": "conv_dw", "depthwise.1": "bn1", "project.0": "conv_pw", "project.1": "bn2", **_SE}
+    return {"expand_conv.0": "conv_pw", "expand_conv.1": "bn1", "depthwise.0": "conv_dw", "depthwise.1": "bn2",
+            "project.0": "conv_pwl", "project.1": "bn3", **_SE}  # fmt: skip
+
+
+def fused_mbconv_timm_names(stage: Stage) -> dict[str, str]:
+    """effnas ``FusedMBConv`` submodule -> timm name: ``EdgeResidual``, or ``ConvBnAct`` at expand 1."""
+    if stage.expand == 1:  # timm "cn": conv + bn1
+        return {"fused.0": "conv", "fused.1": "bn1"}
+    return {"fused.0": "conv_exp", "fused.1": "bn1", "project.0": "conv_pwl", "project.1": "bn2", **_SE}
+
+
+_SE = {"se.reduce": "se.conv_reduce", "se.expand": "se.conv_expand"}

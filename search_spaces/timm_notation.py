@@ -10,7 +10,9 @@ timm ``ConvBnAct``). Fields: ``r`` repeats, ``k`` kernel, ``s`` stride (one digi
 timm rounds an expanded width to a multiple of 8 and the SE width with ``round``; effnas
 uses ``in * expand`` and ``int(in * se)``. They agree when the channels are multiples of 8
 (every preset and every searched architecture), which is what the timm strings assume.
-Batch-norm settings are not part of ``arch_def``; decoding uses the defaults.
+Batch-norm settings are not part of ``arch_def``: ``to_timm`` gives them as ``bn_eps`` and
+``bn_momentum`` beside it (timm's PyTorch-trained weights use eps 1e-5, its ``tf_`` ports and
+effnas 1e-3), and ``from_timm`` reads them back.
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def to_timm(arch: Architecture) -> dict[str, Any]:
         "act_layer": _ACT_TO_TIMM[arch.activation],
         "drop_rate": arch.dropout,
         "drop_path_rate": arch.drop_path,
+        "bn_eps": arch.bn_eps,
+        "bn_momentum": arch.bn_momentum,
     }
 
 
@@ -107,4 +111,6 @@ def from_timm(data: Mapping[str, Any]) -> Architecture:
         dropout=data.get("drop_rate", 0.2),
         drop_path=data.get("drop_path_rate", 0.2),
         activation=_ACT_FROM_TIMM[act],
+        bn_momentum=data.get("bn_momentum", 0.1),
+        bn_eps=data.get("bn_eps", 1e-3),
     )

@@ -22,18 +22,32 @@ def test_train_writes_outputs_and_evaluates(cli, capsys, tmp_path):
     metrics = json.loads((out_dir / "metrics.json").read_text())
     assert metrics["status"] == "ok" and len(metrics["history"]) == 2
     assert metrics["test_accuracy"] > 0.8 and metrics["config"]["epochs"] == 2
-    state = torch.load(out_dir / "weights.pt", weights_only=True)
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    weights = out_dir / "model.safetensors"
+    state = load_file(weights)
     assert "classifier.weight" in state
-    # Evaluate the saved weights on the test split: same number as at the end of training.
-    code, out, _ = cli("train", SMALL, *FAST, "--evaluate", "--weights", str(out_dir / "weights.pt"))
-    assert code == 0
-    assert f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out
+    card = json.loads((out_dir / "card.json").read_text())
+    with safe_open(str(weights), framework="pt") as handle:  # the header names the network, as the card does
+        assert handle.metadata()["architecture_hash"] == card["architecture_hash"]
+    assert card["format"] == "effnas.card/1" and card["weights"] == "model.safetensors"
+    assert card["metrics"]["test_accuracy"] == metrics["test_accuracy"] and card["recipe"]["epochs"] == 2
+    assert card["input"]["channels"] == 1 and card["input"]["resolution"] == 16
+    assert len(card["classes"]) == 10 and card["versions"]["torch"] == torch.__version__
+    # Evaluate the saved weights on the test split: same number as at the end of training; a legacy
+    # weights.pt (torch.save of the state dict) is read too, with weights_only.
+    torch.save(state, tmp_path / "weights.pt")
+    for saved in (weights, tmp_path / "weights.pt"):
+        code, out, _ = cli("train", SMALL, *FAST, "--evaluate", "--weights", str(saved))
+        assert code == 0
+        assert f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in out
     assert all(t.device.type == "cpu" for t in state.values())  # loadable on a machine without a GPU
     # ONNX with the trained weights: digits' 10 classes and one input channel come from the weights themselves
     ort = pytest.importorskip("onnxruntime")
     onnx_path = tmp_path / "m.onnx"
     code, out, err = cli("export", out_dir / "architecture.json", "--format", "onnx", "--weights",
-                         out_dir / "weights.pt", "--resolution", 16, "--out", onnx_path)  # fmt: skip
+                         weights, "--resolution", 16, "--out", onnx_path)  # fmt: skip
     assert code == 0 and "input 1x1x16x16, 10 classes" in out, err
     from search_spaces import build_model, load_architecture
 
@@ -43,8 +57,20 @@ def test_train_writes_outputs_and_evaluates(cli, capsys, tmp_path):
     exported = ort.InferenceSession(str(onnx_path)).run(None, {"images": x.numpy()})[0]
     assert torch.allclose(torch.from_numpy(exported), model(x).detach(), atol=1e-4)
     code, _, err = cli("export", out_dir / "architecture.json", "--format", "onnx", "--weights",
-                       out_dir / "weights.pt", "--num-classes", 1000, "--out", tmp_path / "n.onnx")  # fmt: skip
+                       weights, "--num-classes", 1000, "--out", tmp_path / "n.onnx")  # fmt: skip
     assert code == 2 and "--num-classes: " in err and "has 10 classes, got 1000" in err
+    # timm: arch_def and the same tensors under timm's names
+    code, out, err = cli("export", out_dir / "architecture.json", "--format", "timm", "--weights", weights,
+                         "--out", tmp_path / "timm")  # fmt: skip
+    assert code == 0, err
+    config = json.loads((tmp_path / "timm" / "timm.json").read_text())
+    assert config["num_classes"] == 10 and config["in_chans"] == 1 and config["arch_def"]
+    from search_spaces.timm_weights import from_timm_state_dict
+
+    timm_state = load_file(tmp_path / "timm" / "model.safetensors")
+    assert "conv_stem.weight" in timm_state and "stem.0.weight" not in timm_state
+    back = from_timm_state_dict(load_architecture(str(out_dir / "architecture.json")), timm_state)
+    assert back.keys() == state.keys() and all(torch.equal(back[k], state[k]) for k in state)
 
 
 def test_progressive_prints_the_schedule(cli, capsys):
@@ -59,7 +85,7 @@ def test_failed_run_exits_1(cli, capsys, tmp_path):
     code, out, _ = cli("train", SMALL, *argv, "--out", str(tmp_path / "r"))
     assert code == 1 and "failed" in out and "non-finite training loss" in out
     assert json.loads((tmp_path / "r" / "metrics.json").read_text())["status"] == "failed"
-    assert not (tmp_path / "r" / "weights.pt").exists()
+    assert not (tmp_path / "r" / "model.safetensors").exists() and not (tmp_path / "r" / "card.json").exists()
 
 
 BAD = [
