@@ -13,7 +13,6 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -23,7 +22,7 @@ from nas.progress import format_duration
 from nas.spec import MAX_INT, MAX_SEED
 from nas.training.data import MAX_CLASSES, Dataset
 from nas.training.threads import set_process_threads
-from nas.training.train import OPTIMIZERS, SCHEDULES, EpochRecord, ProgressiveConfig, TrainConfig, TrainResult
+from nas.training.train import OPTIMIZERS, SCHEDULES, EpochRecord, ProgressiveConfig, TrainConfig
 from search_spaces import (
     Architecture,
     ArchitectureError,
@@ -333,6 +332,7 @@ def _precision(dtype: torch.dtype | None) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train an architecture on a dataset, optionally with progressive learning."""
+    from nas.training.card import write_training
     from nas.training.data import DataError, load_dataset, parse_data_arg
     from nas.training.device import DeviceError, amp_dtype, resolve_device
     from nas.training.train import evaluate, train
@@ -368,7 +368,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary += f", test accuracy {100 * result.test_accuracy:.2f}%"
     print(f"{summary} in {format_duration(result.seconds)}" + (f" ({result.reason})" if result.reason else ""))
     if out is not None:
-        _write_training(out, arch, data, config, result)
+        write_training(out, arch, data, config, result)
         extra = ", model.safetensors, card.json" if result.status == "ok" else ""
         print(f"wrote {args.out}/metrics.json, architecture.json{extra}")
     return 0 if result.status == "ok" else 1
@@ -403,25 +403,6 @@ def _epoch_printer(epochs: int) -> Callable[[EpochRecord], None]:
               flush=True)  # fmt: skip
 
     return progress
-
-
-def _write_training(
-    out: OutputDir, arch: Architecture, data: Dataset, config: TrainConfig, result: TrainResult
-) -> None:
-    """``nas train --out``: metrics.json, architecture.json and, after a run that ended ok,
-    model.safetensors (CPU tensors) with card.json beside it (``nas.training.card``)."""
-    from nas.training.card import model_card
-    from search_spaces.weights import save_weights
-
-    metrics = {"architecture": arch.name, "data": data.describe(), "config": asdict(config), **result.to_dict()}
-    out.write("metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    out.write("architecture.json", dumps_architecture(arch))
-    if result.model is not None and result.status == "ok":
-        card = model_card(arch, data, config, result)
-        header = {"architecture": arch.name, "architecture_hash": card["architecture_hash"]}
-        state = result.model.state_dict()
-        out.write_with("model.safetensors", lambda tmp: save_weights(state, tmp, header))
-        out.write("card.json", json.dumps(card, indent=2, sort_keys=True) + "\n")
 
 
 def _evaluate_weights(arch: Architecture, data: Dataset, weights: str, resolution: int,
@@ -548,14 +529,45 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """``nas run``: search, family, final training and report, resumable stage by stage."""
+    from nas.pipeline import run_pipeline
+    from nas.rundir import RunError
+    from nas.spec import SpecError
+    from nas.training.data import DataError
+
+    if args.spec is None and not (args.resume and args.out):
+        raise UsageError("nas run: SPEC.yaml is required (it may be left out only with --resume --out DIR)")
+    try:
+        root = run_pipeline(args.spec, args.out, resume=args.resume, until=args.until)
+    except (SpecError, RunError, DataError, OutputError) as exc:
+        raise UsageError(str(exc)) from None
+    except KeyboardInterrupt:
+        where = args.out or "DIR"
+        print(f"interrupted; continue with: nas run --out {where} --resume", file=sys.stderr)
+        raise
+    if args.until:
+        print(f"stopped after stage {args.until}; continue with: nas run --out {root} --resume")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    """Regenerate the reports of a run directory from its study."""
+    """Regenerate the reports of a run directory from its study (or of a ``nas run`` directory)."""
     from nas.report import write_reports
     from nas.rundir import RunError
     from nas.search.study import load_run
     from nas.spec import SpecError
 
     run_dir = Path(args.run_dir)
+    if (run_dir / "search" / "best.json").is_file() and (run_dir / "spec.yaml").is_file():
+        from nas.pipeline import write_pipeline_report
+
+        try:
+            write_pipeline_report(run_dir)
+        except (SpecError, RunError, OutputError) as exc:
+            raise UsageError(str(exc)) from None
+        print(f"wrote {run_dir}/report.md, report.png and results.json")
+        return 0
     try:
         plan, study = load_run(run_dir)
     except (SpecError, RunError) as exc:
@@ -685,6 +697,16 @@ def _add_search(sub: Any) -> None:
     p.set_defaults(func=cmd_search)
 
 
+def _add_run(sub: Any) -> None:
+    """``nas run``."""
+    p = sub.add_parser("run", help="search, scale, train and report: from a budget to trained networks")
+    p.add_argument("spec", metavar="SPEC.yaml", nargs="?", help="experiment spec (optional with --resume --out)")
+    p.add_argument("--out", help="pipeline directory (default: the spec's output.dir, else runs/NAME)")
+    p.add_argument("--resume", action="store_true", help="continue a pipeline; nothing finished is repeated")
+    p.add_argument("--until", choices=("search", "scale", "train"), help="stop after this stage")
+    p.set_defaults(func=cmd_run)
+
+
 def _add_worker(sub: Any) -> None:
     """``nas worker``."""
     p = sub.add_parser("worker", help="add worker processes to a running search through its search.storage database")
@@ -802,6 +824,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_info,
         _add_export,
         _add_search,
+        _add_run,
         _add_worker,
         _add_profile,
         _add_report,

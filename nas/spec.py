@@ -442,6 +442,56 @@ class VerifySpec:
 
 
 @dataclass(frozen=True)
+class FamilySpec:
+    """``nas run``'s family: the choice compound-scaled to members phi = 0..``phi`` (P1 §3.3, Eq. 3).
+
+    ``coefficients`` are alpha, beta, gamma (depth, width, resolution); EfficientNet's own
+    1.2, 1.1, 1.15 by default. ``phi: 0`` (the default) trains the choice alone.
+    """
+
+    phi: int = 0
+    coefficients: tuple[float, float, float] = (1.2, 1.1, 1.15)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.phi <= 7:
+            raise _fail("phi", "must be in [0, 7]", self.phi)
+        if not all(math.isfinite(c) and c >= 1.0 for c in self.coefficients):
+            raise _fail("coefficients", "must be three numbers >= 1 (alpha, beta, gamma)", list(self.coefficients))
+
+
+FINAL_RECIPES = ("own", "plain")
+
+
+@dataclass(frozen=True)
+class FinalSpec:
+    """``nas run``'s final training of the choice, its family and the naive networks at the same costs.
+
+    Every training image (the dataset's validation split held out), ``epochs`` epochs at
+    ``resolution`` (the proxy's when left out), ``seeds`` seeds; test is scored once per run.
+    ``recipe: own`` keeps each architecture's dropout and drop-path, ``plain`` trains with
+    neither (AdamW one-cycle both). ``progressive`` trains with EfficientNetV2's progressive
+    learning (its default schedule). ``workers`` runs train side by side (``train_many``).
+    """
+
+    epochs: int = 10
+    seeds: int = 3
+    resolution: int | None = None
+    recipe: str = "own"
+    progressive: bool = False
+    workers: int = 1
+
+    def __post_init__(self) -> None:
+        for name, high in (("epochs", 10_000), ("seeds", 100), ("workers", 256)):
+            value = getattr(self, name)
+            if not 1 <= value <= high:
+                raise _fail(name, f"must be in [1, {high:,}]", value)
+        if self.resolution is not None and not 1 <= self.resolution <= MAX_RESOLUTION:
+            raise _fail("resolution", f"must be in [1, {MAX_RESOLUTION}]", self.resolution)
+        if self.recipe not in FINAL_RECIPES:
+            raise _fail("recipe", f"must be one of {', '.join(FINAL_RECIPES)}", self.recipe)
+
+
+@dataclass(frozen=True)
 class OutputSpec:
     """The run directory (``--out`` overrides it)."""
 
@@ -461,6 +511,8 @@ class ExperimentSpec:
     search: SearchSpec = field(default_factory=SearchSpec)
     scale: ScaleSpec = field(default_factory=ScaleSpec)
     verify: VerifySpec = field(default_factory=VerifySpec)
+    family: FamilySpec = field(default_factory=FamilySpec)
+    final: FinalSpec = field(default_factory=FinalSpec)
     output: OutputSpec = field(default_factory=OutputSpec)
 
     def __post_init__(self) -> None:
@@ -511,7 +563,8 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
         if not isinstance(value, list):
             raise SpecError(f"{path}: must be a list, got {value!r}")
         if Ellipsis not in items and len(value) != len(items):
-            raise SpecError(f"{path}: must be [first, last], got {value!r}")
+            shape = "[first, last]" if len(items) == 2 else f"a list of {len(items)} numbers"
+            raise SpecError(f"{path}: must be {shape}, got {value!r}")
         if not value:
             raise SpecError(f"{path}: must list at least one choice, got []")
         return tuple(_decode(items[0], v, f"{path}[{i}]") for i, v in enumerate(value))

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import json
+import os
 import platform
+import shutil
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import numpy
 import torch
 
-from search_spaces import Architecture, architecture_hash, architecture_to_dict, count_flops, count_params
+from search_spaces import (
+    Architecture,
+    architecture_hash,
+    architecture_to_dict,
+    count_flops,
+    count_params,
+    dumps_architecture,
+)
+from search_spaces.files import OutputDir
+from search_spaces.weights import save_weights
 
 from .data import Dataset
 from .train import TrainConfig, TrainResult
 
-__all__ = ["CARD_FORMAT", "model_card"]
+__all__ = ["CARD_FORMAT", "model_card", "write_training", "write_training_atomically"]
 
 CARD_FORMAT = "effnas.card/1"
 
@@ -65,3 +78,29 @@ def model_card(arch: Architecture, data: Dataset, config: TrainConfig, result: T
             "numpy": numpy.__version__,
         },
     }
+
+
+def write_training(out: OutputDir, arch: Architecture, data: Dataset, config: TrainConfig, result: TrainResult) -> None:
+    """A trained run's folder (``nas train --out``): metrics.json, architecture.json and, after a
+    run that ended ok, model.safetensors (CPU tensors) with card.json beside it."""
+    metrics = {"architecture": arch.name, "data": data.describe(), "config": asdict(config), **result.to_dict()}
+    out.write("metrics.json", json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    out.write("architecture.json", dumps_architecture(arch))
+    if result.model is not None and result.status == "ok":
+        card = model_card(arch, data, config, result)
+        header = {"architecture": arch.name, "architecture_hash": card["architecture_hash"]}
+        state = result.model.state_dict()
+        out.write_with("model.safetensors", lambda tmp: save_weights(state, tmp, header))
+        out.write("card.json", json.dumps(card, indent=2, sort_keys=True) + "\n")
+
+
+def write_training_atomically(
+    folder: Path, arch: Architecture, data: Dataset, config: TrainConfig, result: TrainResult
+) -> None:
+    """``write_training`` into ``folder`` as one step: written beside it as ``NAME.partial``, then
+    renamed, so a folder that exists is complete. A ``.partial`` left by a killed run is replaced."""
+    partial = folder.with_name(folder.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    write_training(OutputDir.create(partial), arch, data, config, result)
+    os.replace(partial, folder)

@@ -19,8 +19,10 @@ import dataclasses
 import multiprocessing
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 from typing import Any, TypeVar
 
+from nas.training.card import write_training_atomically
 from nas.training.data import Dataset, DataSpec, load_dataset
 from nas.training.threads import set_process_threads, torch_threads
 from nas.training.train import TrainConfig, TrainResult, train
@@ -38,9 +40,12 @@ def _init(spec: DataSpec, seed: int, threads: int) -> None:
     _DATA["data"] = load_dataset(spec, seed=seed)
 
 
-def _run(arch: dict[str, Any], config: TrainConfig, evaluate_test: bool) -> TrainResult:
-    result = train(architecture_from_dict(arch), _DATA["data"], config, evaluate_test=evaluate_test)
-    return dataclasses.replace(result, model=None)  # the weights stay in the worker
+def _run(arch: dict[str, Any], config: TrainConfig, evaluate_test: bool, out: str | None) -> TrainResult:
+    network = architecture_from_dict(arch)
+    result = train(network, _DATA["data"], config, evaluate_test=evaluate_test)
+    if out is not None:
+        write_training_atomically(Path(out), network, _DATA["data"], config, result)
+    return dataclasses.replace(result, model=None)  # the weights stay in the worker (or in ``out``)
 
 
 def train_many(
@@ -51,27 +56,36 @@ def train_many(
     workers: int = 1,
     threads: int = 1,
     evaluate_test: bool = False,
+    outputs: Sequence[str | None] | None = None,
 ) -> Iterator[tuple[K, TrainResult]]:
     """Train every job on ``data`` (drawn with ``data_seed``); yield ``(key, result)`` as each ends.
 
     ``workers`` > 1 runs the jobs in that many spawned processes with ``threads`` threads each;
     results then arrive in the order they finish. ``workers`` = 1 trains them here, in order,
     with ``threads`` threads. A job's own ``TrainConfig.threads`` wins over ``threads``.
+    ``outputs``, one per job (or None), are folders each run writes before its result is
+    yielded (``nas.training.card.write_training_atomically``: metrics, weights and card).
     """
     if not jobs:
         return
+    folders = list(outputs) if outputs is not None else [None] * len(jobs)
+    if len(folders) != len(jobs):
+        raise ValueError(f"outputs: one per job, got {len(folders)} for {len(jobs)} jobs")
     if workers == 1:
-        dataset = load_dataset(data, seed=data_seed)
-        for key, arch, config in jobs:
-            with torch_threads(threads):
-                result = train(arch, dataset, config, evaluate_test=evaluate_test)
-            yield key, dataclasses.replace(result, model=None)
+        _DATA["data"] = load_dataset(data, seed=data_seed)
+        try:
+            for (key, arch, config), out in zip(jobs, folders, strict=True):
+                with torch_threads(threads):
+                    result = _run(architecture_to_dict(arch), config, evaluate_test, out)
+                yield key, result
+        finally:
+            _DATA.pop("data", None)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process that holds torch threads
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init, initargs=(data, data_seed, threads))
     try:
-        futures = {pool.submit(_run, architecture_to_dict(arch), config, evaluate_test): key
-                   for key, arch, config in jobs}  # fmt: skip
+        futures = {pool.submit(_run, architecture_to_dict(arch), config, evaluate_test, out): key
+                   for (key, arch, config), out in zip(jobs, folders, strict=True)}  # fmt: skip
         for future in as_completed(futures):
             yield futures[future], future.result()
     finally:  # a caller that stops early (or an error) cancels the runs not yet started
