@@ -654,6 +654,36 @@ def _resolve_verify(spec: ExperimentSpec, given: dict[str, Any]) -> VerifySpec:
     return dataclasses.replace(v, **changes)
 
 
+def _budget_layers(spec: ExperimentSpec, given_space: dict[str, Any]) -> tuple[int, ...] | None:
+    """A budgeted search's layer choices, centred on the budget rather than on the base's depth.
+
+    Where candidates are fitted to a FLOPs or params budget and ``space.layers`` is left
+    out, the per-stage deltas reach one block in every stage, span every naive rule's network
+    at the budget (``scaling.NAIVE_RULES``: EfficientNet's compound rule scaled down has one
+    block in most stages, width-only scaling keeps the base's depth) and go one block above,
+    so that each naive network is a point of the space and the warm start enqueues it.
+    Otherwise None.
+    """
+    from scaling import NAIVE_RULES, scale_to_budget
+
+    t, o = spec.target, spec.objective
+    metric = "flops" if t.flops is not None else "params" if t.params is not None else None
+    if "layers" in given_space or metric is None or t.lower is None or o.type != "mnas":
+        return None
+    base = load_architecture(spec.space.base_ref)
+    budget = t.flops if metric == "flops" else t.params
+    deltas = [0]
+    for rule in NAIVE_RULES:
+        try:
+            naive = scale_to_budget(base, float(budget), rule=rule, metric=metric, resolution=t.resolution,  # type: ignore[arg-type]
+                                    num_classes=t.num_classes).arch  # fmt: skip
+        except ValueError:  # the base cannot get that small by this rule
+            continue
+        deltas += [n.repeats - b.repeats for n, b in zip(naive.stages, base.stages, strict=True)]
+    one_block = 1 - max(stage.repeats for stage in base.stages)  # every stage reaches a single block
+    return tuple(range(min(*deltas, one_block), max(deltas) + 2))
+
+
 def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
     """Validate a decoded YAML mapping into an ``ExperimentSpec`` with every default resolved.
 
@@ -673,6 +703,9 @@ def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
                         f"got {spec.search.executor!r}")  # fmt: skip
     given = data.get("verify") if isinstance(data, dict) else None
     spec = dataclasses.replace(spec, verify=_resolve_verify(spec, given if isinstance(given, dict) else {}))
+    given_space = data.get("space") if isinstance(data, dict) else None
+    layers = _budget_layers(spec, given_space if isinstance(given_space, dict) else {})
+    spec = dataclasses.replace(spec, space=dataclasses.replace(spec.space, layers=layers or spec.space.layers))
     spec = dataclasses.replace(spec, space=spec.space.resolved())
     o = spec.objective
     if o.type == "training_aware":  # the paper's exponents, written out in the resolved spec

@@ -8,6 +8,7 @@ import pytest
 
 from nas.plan import RunPlan
 from nas.spec import spec_from_dict
+from scaling import NAIVE_RULES
 
 
 def plan_of(**sections) -> RunPlan:
@@ -59,3 +60,22 @@ def test_verification_recipe_follows_the_proxy():
     recipe = plan.verify_train(seed=11)
     assert (recipe.epochs, recipe.seed, recipe.lr) == (2, 11, plan.train.lr)
     assert recipe.progressive is not None and recipe.progressive.stages == 2  # at most one stage per epoch
+
+
+@pytest.mark.parametrize("budget", [25e6, 100e6])
+def test_a_budgeted_space_holds_every_naive_network(budget):
+    """Left out, a budgeted search's depth choices span the naive networks (one block per stage
+    for B0 compound-scaled down) and one block above: each rule's network is a point of the space."""
+    plan = RunPlan.from_spec(spec_from_dict({"target": {"flops": budget}}))
+    assert min(plan.spec.space.layers) <= -2 and max(plan.spec.space.layers) == 1
+    for rule in NAIVE_RULES:
+        naive = plan.naive(rule).arch
+        params = plan.space.params_of(naive, uniform=True)  # raises, naming the choice, if it is not a point
+        assert [s.repeats for s in plan.space.decode(params).stages] == [s.repeats for s in naive.stages]
+    assert all(min(plan.space.stage_layers(i)) == 1 for i in range(len(plan.base.stages)))
+
+
+def test_given_layers_and_unbudgeted_spaces_keep_their_depth_choices():
+    assert spec_from_dict({"target": {"flops": 1e8}, "space": {"layers": [-1, 0, 1]}}).space.layers == (-1, 0, 1)
+    assert spec_from_dict({"target": {"flops": 1e8}, "objective": {"type": "pareto"}}).space.layers == (-1, 0, 1)
+    assert spec_from_dict({"target": {"flops": 1e8, "lower": "none"}}).space.layers == (-1, 0, 1)
