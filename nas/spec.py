@@ -108,6 +108,8 @@ class SpaceSpec:
         return dataclasses.replace(self, **changes)
 
 
+SAMPLERS = ("tpe", "nsga2", "random", "evolution", "local")
+"""Optuna's TPE, NSGA-II and random sampling; regularized evolution and local search (``nas.search.samplers``)."""
 DEFAULT_BASE = {"mbconv": "efficientnet-b0", "training_aware": "efficientnetv2-s"}
 CHOICES = ("block", "kernel", "expand", "se", "layers", "width", "stem", "head")
 """The choice lists a space may take (each space class has its own subset)."""
@@ -348,8 +350,8 @@ class SearchSpec:
     ray: RaySpec = field(default_factory=RaySpec)
 
     def __post_init__(self) -> None:
-        if self.sampler is not None and self.sampler not in ("tpe", "nsga2", "random"):
-            raise _fail("sampler", "must be tpe, nsga2 or random", self.sampler)
+        if self.sampler is not None and self.sampler not in SAMPLERS:
+            raise _fail("sampler", f"must be {', '.join(SAMPLERS[:-1])} or {SAMPLERS[-1]}", self.sampler)
         if self.trials < 1:
             raise _fail("trials", "must be >= 1", self.trials)
         if self.executor not in ("local", "ray"):
@@ -713,6 +715,9 @@ def spec_from_dict(data: Any, *, purpose: str = "search") -> ExperimentSpec:
         spec = dataclasses.replace(spec, objective=dataclasses.replace(o, w=w if o.w is None else o.w,
                                                                           v=v if o.v is None else o.v))  # fmt: skip
     search = spec.search
+    if spec.objective.type == "pareto" and search.sampler in ("evolution", "local"):
+        raise SpecError(f"search.sampler: {search.sampler} is for one-objective searches; a pareto search "
+                        "takes nsga2, tpe or random")  # fmt: skip
     if search.sampler is None:  # pinned explicitly, never left to Optuna's defaults
         search = dataclasses.replace(search, sampler="nsga2" if spec.objective.type == "pareto" else "tpe")
     if search.pruner is None:

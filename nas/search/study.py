@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.plan import RunPlan
 from nas.rundir import RunError, open_run_dir
+from nas.search.samplers import MUTATION_SAMPLERS, MutationSampler
 from nas.spec import spec_to_dict
 
 __all__ = [
@@ -67,6 +68,9 @@ def make_sampler(plan: RunPlan, worker: int = 0) -> optuna.samplers.BaseSampler:
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=min(50, max(4, search.trials // 4)))
     # Random start-up trials: Optuna's 10, but at most a quarter of a small budget.
     startup = max(3, min(10, search.trials // 4))
+    if name in MUTATION_SAMPLERS:  # a population of a third of the trials (at most 20), tournaments of a quarter of it
+        population = max(4, min(20, search.trials // 3))
+        return MutationSampler(name, seed=seed, population=population, sample=max(2, population // 4), startup=startup)
     # The training-aware space is conditional (SE only on MBConv stages): group=True lets the
     # multivariate TPE model each sub-space that occurs, instead of falling back to independent.
     conditional = plan.space.conditional
