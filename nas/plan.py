@@ -135,13 +135,16 @@ class RunPlan:
     def fit(self, arch: Architecture, *, lower: float | None = None) -> Fit:
         """``arch`` fitted by one width multiplier into [lower * T, T] at the target (``scaling.fit_to_budget``).
 
-        ``lower`` defaults to ``target.lower``; raises ``FitError`` for a network that cannot land.
+        ``lower`` defaults to ``target.lower``. Where channel rounding leaves the fit below the
+        band, it is widened 8 channels at a time in single stages until it lands
+        (``scaling.adjust_into_band``); ``FitError`` for a network that still cannot land.
         """
         t = self.spec.target
         assert self.objective.budget is not None
         band = t.lower if lower is None else lower
         return fit_to_budget(arch, self.objective.budget, lower=band or 0.0, metric=self.cost_metric,
-                             resolution=t.resolution, num_classes=t.num_classes, name=arch.name)  # fmt: skip
+                             resolution=t.resolution, num_classes=t.num_classes, name=arch.name,
+                             adjust=True)  # fmt: skip
 
     def naive(self, rule: str = "width") -> Fit:
         """A naive network: the base scaled to the budget by ``rule`` (``scaling.scale_to_budget``;

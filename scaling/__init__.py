@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from .budget import COMPOUND_ALPHA, COMPOUND_BETA, NAIVE_RULES, Fit, FitError, fit_to_budget, scale_to_budget
+from .budget import (
+    COMPOUND_ALPHA,
+    COMPOUND_BETA,
+    NAIVE_RULES,
+    Fit,
+    FitError,
+    adjust_into_band,
+    fit_to_budget,
+    scale_to_budget,
+)
 from .compound import (
     EFFICIENTNET_TABLE,
     RESOLUTION_DIVISOR,
@@ -25,6 +34,7 @@ __all__ = [
     "Coefficients",
     "Fit",
     "FitError",
+    "adjust_into_band",
     "efficientnet_family",
     "fit_to_budget",
     "flops_product",

@@ -30,8 +30,8 @@ from search_spaces import Architecture, count_flops, count_params
 
 from .compound import scale
 
-__all__ = ["BUDGET_METRICS", "COMPOUND_ALPHA", "COMPOUND_BETA", "NAIVE_RULES", "Fit", "FitError", "fit_to_budget",
-           "scale_to_budget"]  # fmt: skip
+__all__ = ["BUDGET_METRICS", "COMPOUND_ALPHA", "COMPOUND_BETA", "NAIVE_RULES", "Fit", "FitError",
+           "adjust_into_band", "fit_to_budget", "scale_to_budget"]  # fmt: skip
 
 BUDGET_METRICS = ("flops", "params")
 NAIVE_RULES = ("width", "compound", "half_depth")
@@ -50,7 +50,8 @@ class Fit:
     """A fitted network, its width multiplier, and its cost in the budget's metric before and after.
 
     ``depth`` is the depth multiplier (1 for a width fit), ``rule`` the naive rule that made it
-    (``width`` for any width fit), and ``phi`` the compound exponent of the ``compound`` rule.
+    (``width`` for any width fit), ``phi`` the compound exponent of the ``compound`` rule, and
+    ``adjusted`` the 8-channel steps that landed it in the band (``adjust_into_band``).
     """
 
     arch: Architecture
@@ -60,6 +61,7 @@ class Fit:
     depth: float = 1.0
     rule: str = "width"
     phi: float | None = None
+    adjusted: int = 0
 
 
 def _cost(arch: Architecture, metric: str, resolution: int, num_classes: int) -> int:
@@ -88,13 +90,17 @@ def fit_to_budget(
     resolution: int | None = None,
     num_classes: int = 1000,
     name: str | None = None,
+    adjust: bool = False,
 ) -> Fit:
     """``arch`` with every width scaled by the largest multiplier whose ``metric`` (``flops``
     at ``resolution``, default the architecture's own, or ``params``) is at most ``budget``.
 
     Raises ``FitError`` when even the smallest multiplier (0.01: every width at its
     rounding floor of 8 channels) is over the budget, or when the fitted cost falls below
-    ``lower * budget``.
+    ``lower * budget``. With ``adjust``, a fit that rounding leaves below ``lower * budget``
+    is first widened one rounding step (8 channels) at a time, in whichever stage, stem or
+    head adds the least cost within the budget, until it lands (``adjust_into_band``); the
+    error is raised only if no step lands it.
     """
     if metric not in BUDGET_METRICS:
         raise ValueError(f"metric: must be flops or params, got {metric!r}")
@@ -112,10 +118,62 @@ def fit_to_budget(
         raise FitError(f"{metric} {cost(_LOW):,} at the narrowest widths, over the budget {budget:.6g}")
     width = max(_LOW, _largest_within(cost, budget, _LOW, _HIGH))
     fitted = cost(width)
+    scaled = scale(arch, width=width, name=name or f"{arch.name}-w{width:g}")
+    if fitted < lower * budget and adjust:
+        landed = adjust_into_band(scaled, budget, lower=lower, cost=lambda a: _cost(a, metric, size, num_classes))
+        if landed is not None:
+            steps = (
+                landed.head.channels
+                - scaled.head.channels
+                + landed.stem.channels
+                - scaled.stem.channels
+                + sum(a.channels - b.channels for a, b in zip(landed.stages, scaled.stages, strict=True))
+            ) // _STEP
+            return Fit(landed, width, _cost(landed, metric, size, num_classes), before, adjusted=steps)
     if fitted < lower * budget:
         raise FitError(f"channel rounding leaves {metric} {fitted:,} at width x{width:g}, below "
                        f"{lower:g} x budget = {lower * budget:.6g}")  # fmt: skip
-    return Fit(scale(arch, width=width, name=name or f"{arch.name}-w{width:g}"), width, fitted, before)
+    return Fit(scaled, width, fitted, before)
+
+
+_STEP = 8  # one channel-rounding step (``round_filters``' divisor)
+_MAX_STEPS = 64
+
+
+def adjust_into_band(
+    arch: Architecture, budget: float, *, lower: float, cost: Callable[[Architecture], int]
+) -> Architecture | None:
+    """``arch`` widened by 8-channel steps until its cost lies in [lower * budget, budget], or None.
+
+    Channel rounding makes one width multiplier move every layer's width across a rounding
+    threshold at once, so the cost can jump over the whole band. Widening one stage (or the
+    stem, or the head) by one rounding step is a far smaller move. Each step takes the
+    cheapest widening that lands in the band, else the one that adds the most cost without
+    leaving the budget.
+    """
+    current = arch
+    for _ in range(_MAX_STEPS):
+        if cost(current) >= lower * budget:
+            return current
+        options = sorted((cost(c), i, c) for i, c in enumerate(_one_step_wider(current)))
+        within = [(value, c) for value, _, c in options if value <= budget]
+        if not within:
+            return None
+        landing = [(value, c) for value, c in within if value >= lower * budget]
+        current = landing[0][1] if landing else within[-1][1]
+    return current if cost(current) >= lower * budget else None
+
+
+def _one_step_wider(arch: Architecture) -> list[Architecture]:
+    """``arch`` with one stage, the stem or the head 8 channels wider."""
+    out = [
+        dataclasses.replace(arch, stem=dataclasses.replace(arch.stem, channels=arch.stem.channels + _STEP)),
+        dataclasses.replace(arch, head=dataclasses.replace(arch.head, channels=arch.head.channels + _STEP)),
+    ]
+    for i, stage in enumerate(arch.stages):
+        wider = dataclasses.replace(stage, channels=stage.channels + _STEP)
+        out.append(dataclasses.replace(arch, stages=(*arch.stages[:i], wider, *arch.stages[i + 1 :])))
+    return out
 
 
 def scale_to_budget(

@@ -211,6 +211,8 @@ class TrialEvaluator:
             attrs["skipped"] = f"cannot land in {band}: {exc}; not trained"
             return None
         attrs.update(fit_width=fit.width, cost_before_fit=float(fit.cost_before))
+        if fit.adjusted:
+            attrs["fit_adjusted"] = fit.adjusted  # 8-channel steps that landed it in the band
         return fit.arch
 
     def _record_costs(self, arch: Architecture, attrs: dict[str, Any]) -> dict[str, float]:

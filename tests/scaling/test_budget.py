@@ -79,3 +79,26 @@ def test_half_depth_halves_the_repeats_then_fits_the_widths():
         scale_to_budget(B0, 100e6, rule="deeper")
     with pytest.raises(ValueError, match="below efficientnet-b0 at its narrowest by the compound rule"):
         scale_to_budget(B0, 1e5, rule="compound", resolution=224)
+
+
+def test_adjustment_lands_what_channel_rounding_left_below_the_band():
+    """Random points of B0's space at 100M: those one multiplier cannot land in [0.9 T, T] are
+    widened 8 channels at a time into the band, never over the budget."""
+    import random
+
+    from search_spaces import MBConvSpace
+
+    space = MBConvSpace(base=load_architecture("efficientnet-b0"), layers=(-3, -2, -1, 0, 1))
+    rng = random.Random(0)
+    missed = 0
+    for _ in range(60):
+        arch = space.decode({k: rng.choice(v) for k, v in space.choices().items()})
+        try:
+            fit_to_budget(arch, 1e8, lower=0.9)
+            plain_lands = True
+        except FitError:
+            plain_lands, missed = False, missed + 1
+        fit = fit_to_budget(arch, 1e8, lower=0.9, adjust=True)
+        assert 0.9e8 <= count_flops(fit.arch, resolution=224, num_classes=1000) == fit.cost <= 1e8
+        assert (fit.adjusted > 0) == (not plain_lands)
+    assert missed >= 10  # the case is common: about 4 in 10 of these points miss without adjustment

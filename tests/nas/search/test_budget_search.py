@@ -146,17 +146,19 @@ def test_warm_start_presets_and_files_run_first_fitted_to_the_budget(cli, write_
     k5["stages"] = [{**stage, "kernel": 5} for stage in k5["stages"]]
     (tmp_path / "k5.json").write_text(json.dumps(k5))
     # B1 and B2 have the same layer counts (ceil of 1.1x and 1.2x B0's) and uniform widths: one point
-    spec = budget_spec(write_spec, search={"trials": 3, "warm_start": ["efficientnet-b2", str(tmp_path / "k5.json"),
+    spec = budget_spec(write_spec, search={"trials": 5, "warm_start": ["efficientnet-b2", str(tmp_path / "k5.json"),
                                                                        "efficientnet-b1"]})  # fmt: skip
     out = tmp_path / "run"
     code, stdout, err = cli("search", spec, "--out", out)
     assert code == 0, err
     assert "efficientnet-b1 is the same point of the space as an earlier one; not enqueued twice" in stdout
     table = trials_csv(out)
-    assert [r["warm_start"] for r in table] == ["naive", "efficientnet-b2", str(tmp_path / "k5.json")]
+    # every naive rule's network first (the budgeted space holds them all), then the given warm starts
+    assert [r["warm_start"] for r in table] == ["naive", "naive-compound", "naive-half_depth", "efficientnet-b2",
+                                                str(tmp_path / "k5.json")]  # fmt: skip
     plan = RunPlan.load(spec)
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{out / 'study.db'}")
-    for number, ref in ((1, "efficientnet-b2"), (2, str(tmp_path / "k5.json"))):
+    for number, ref in ((3, "efficientnet-b2"), (4, str(tmp_path / "k5.json"))):
         # B2 is B0 with 1.1x the widths and more layers: the fit removes the uniform width
         fitted = plan.fit(plan.space.decode(plan.space.params_of(load_architecture(ref))))
         trained = architecture_from_dict(study.trials[number].user_attrs["architecture"])
