@@ -1,8 +1,10 @@
 """How well each cheap estimator ranks networks, scored against the ground-truth table.
 
 For every network of the table that ``ground_truth.py`` wrote, each estimator gives a
-score; Kendall's tau and Spearman's rho between the score and the table's mean test
-accuracy are printed for the whole pool and for its equal-budget part (the networks fitted
+score; Kendall's tau and Spearman's rho between the score and the table's mean validation
+accuracy (``--against val``, the default where the table has it: choices are made on
+validation, test is only reported; ``--against test`` otherwise) are printed for the
+whole pool and for its equal-budget part (the networks fitted
 into [0.9 T, T] and the naive network: where a search for a budget compares candidates),
 with the seconds each estimator spends per network on this machine and that cost as a
 share of one full training run of the table. The recipes train as the table did, ``--workers``
@@ -10,7 +12,9 @@ runs side by side with their share of the cores each (``nas.training.train_pool`
 compares like with like. The estimators:
 
 - the proxy recipes of the experiment specs: a class-balanced subset of the training
-  images, a few epochs at 32 px, validation accuracy (``--recipes``: SIZE x EPOCHS);
+  images, a few epochs at 32 px, validation accuracy (``--recipes``: SIZE x EPOCHS, with
+  the search base's dropout 0.2 and drop-path 0.2 as ``nas search`` trains candidates, or
+  SIZE x EPOCHS-plain without either: regularization sized to a run of 1-2 epochs);
 - TSE (Ru et al. 2021, arXiv 2006.04492): the negated sum of the per-epoch mean training
   losses of the same runs, which costs nothing beyond them;
 - zero-cost scores at initialisation (``nas.measure.estimators``): synflow, naswot, grad_norm, snip;
@@ -21,17 +25,21 @@ recipe's score shares no initialisation with the ground truth it is scored again
 table's own ceiling is printed first: the rank correlation between its seeds, since no
 estimator can agree with a two-seed mean much better than one seed of it agrees with another.
 
-Each score is appended to ``scores.jsonl`` in ``--work``, so a killed run resumes.
+Each score is appended to ``scores.jsonl`` in ``--work``, so a killed run resumes; scores are
+keyed by the network (with the base's regularization), so tables of the same pool trained
+under other recipes (``ground_truth.py --recipe plain``) are scored from the same runs. The
+output keeps every network's score (``scores``).
 
 Usage: ``python experiments/benchmarks/proxy_fidelity.py [--table
 experiments/data/ground_truth_fashion_mnist.json] [--recipes 10000x2,10000x1,5000x2,5000x1]
-[--seed 2] [--workers 2]``.
+[--seed 2] [--workers 2] [--against val|test]``.
 Needs Debian's dataset-fashion-mnist.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import statistics
@@ -47,11 +55,24 @@ from nas.training.data import DataSpec, load_dataset
 from nas.training.threads import set_process_threads, worker_threads
 from nas.training.train import TrainConfig, TrainResult
 from nas.training.train_pool import train_many
-from search_spaces import architecture_from_dict
+from search_spaces import Architecture, architecture_from_dict, architecture_hash
 
 GOAL_TAU = 0.6  # the goal: tau >= 0.6 against the ground truth on the equal-budget part ...
 MAX_SHARE = 1 / 20  # ... at no more than 1/20 of full training's cost
 TAU_TIE = 0.05  # taus this close count as equal; the cheaper estimator wins
+BASE_REGULARIZATION = (0.2, 0.2)  # EfficientNet-B0's dropout and drop-path, which searched candidates inherit
+
+
+def proxy_arch(network: dict[str, Any], plain: bool) -> Architecture:
+    """The table's network as a proxy recipe trains it: with the base's dropout and drop-path, or neither."""
+    arch = architecture_from_dict(network["architecture"])
+    dropout, drop_path = (0.0, 0.0) if plain else BASE_REGULARIZATION
+    return dataclasses.replace(arch, dropout=dropout, drop_path=drop_path)
+
+
+def network_key(network: dict[str, Any]) -> str:
+    """One key per network of the pool, whichever recipe's table it comes from."""
+    return architecture_hash(proxy_arch(network, plain=False))
 
 
 def recipe_records(name: str, result: TrainResult) -> list[dict[str, Any]]:
@@ -79,6 +100,8 @@ def main() -> None:
         help="recipe runs side by side, a share of the cores each, as the table trained (nas.training.train_pool)",
     )
     parser.add_argument("--threads", type=int, help="threads per run (default: the cores shared out among the workers)")
+    parser.add_argument("--against", choices=("val", "test"), help="the table's column scored against "
+                        "(default: val where every network has it, else test)")  # fmt: skip
     parser.add_argument("--work", default="runs/proxy-fidelity")
     parser.add_argument("--out", default="experiments/data/proxy_fidelity_fashion_mnist.json")
     args = parser.parse_args()
@@ -88,11 +111,23 @@ def main() -> None:
         print(f"note: the table trained with {table.get('threads')} threads per run, these runs with {threads}")
     set_process_threads(threads)
     networks = [n for n in table["networks"] if n["mean"] is not None]
+    against = args.against or ("val" if networks and all(n.get("val_mean") is not None for n in networks)
+                               else "test")  # fmt: skip
+    if against == "val" and not all(n.get("val_mean") is not None for n in networks):
+        raise SystemExit(f"{args.table}: --against val, but the table has no validation accuracy for every network")
+    if against == "test":
+        print(
+            "note: scored against test accuracy (the table has no validation column); report it, choose nothing by it"
+        )
+    for n in networks:
+        n["truth"] = n["val_mean"] if against == "val" else n["mean"]
+        n["key"] = network_key(n)
     if len(networks) < 3:
         raise SystemExit(f"{args.table}: {len(networks)} networks have ground truth yet; at least 3 are needed")
     log_path = Path(args.work) / "scores.jsonl"
     done = {(r["estimator"], r["hash"]): r for r in journal.read(log_path) if r.get("seed") == args.seed}
-    recipes = [(f"proxy {s}x{e}", int(s), int(e)) for s, e in (r.split("x") for r in args.recipes.split(",") if r)]
+    recipes = [(f"proxy {r}", int(r.split("x")[0]), int(r.split("x")[1].removesuffix("-plain")))
+               for r in args.recipes.split(",") if r]  # fmt: skip
     estimators = [*ESTIMATORS, *(name for name, _, _ in recipes), *(f"TSE {name}" for name, _, _ in recipes)]
 
     def keep(records: list[dict[str, Any]], key: str) -> None:
@@ -103,16 +138,16 @@ def main() -> None:
 
     data = load_dataset(DataSpec("fashion-mnist", val_size=5000), seed=0)
     for n in networks:  # the zero-cost scores and the counts, timed one by one in this process
-        fresh = [estimate(name, architecture_from_dict(n["architecture"]), data, resolution=args.resolution,
+        fresh = [estimate(name, proxy_arch(n, plain=False), data, resolution=args.resolution,
                           target_resolution=224, num_classes=1000, seed=args.seed)
-                 for name in ESTIMATORS if (name, n["hash"]) not in done]  # fmt: skip
-        keep([{"estimator": s.estimator, "value": s.value, "seconds": s.seconds} for s in fresh], n["hash"])
+                 for name in ESTIMATORS if (name, n["key"]) not in done]  # fmt: skip
+        keep([{"estimator": s.estimator, "value": s.value, "seconds": s.seconds} for s in fresh], n["key"])
     print(f"{len(ESTIMATORS)} estimators at initialisation: {len(networks)} networks scored", flush=True)
     for size in sorted({size for _, size, _ in recipes}):  # the recipes, a pool per subset size
-        jobs = [((name, n["hash"]), architecture_from_dict(n["architecture"]),
+        jobs = [((name, n["key"]), proxy_arch(n, plain=name.endswith("-plain")),
                  TrainConfig(epochs=epochs, batch_size=128, resolution=args.resolution, seed=args.seed))
                 for name, s, epochs in recipes if s == size
-                for n in networks if (name, n["hash"]) not in done]  # fmt: skip
+                for n in networks if (name, n["key"]) not in done]  # fmt: skip
         runs = train_many(jobs, DataSpec("fashion-mnist", train_size=size, val_size=5000), data_seed=args.seed,
                           workers=args.workers, threads=threads)  # fmt: skip
         for j, ((name, key), result) in enumerate(runs):
@@ -125,16 +160,16 @@ def main() -> None:
     for name in estimators:
         row: dict[str, Any] = {"estimator": name}
         for part, members in parts.items():
-            truth = [n["mean"] for n in members]
-            scores = [done[(name, n["hash"])]["value"] for n in members]
+            truth = [n["truth"] for n in members]
+            scores = [done[(name, n["key"])]["value"] for n in members]
             row[part] = {"tau": kendall_tau(scores, truth), "rho": spearman_rho(scores, truth), "n": len(members)}
-        row["seconds"] = statistics.fmean(done[(name, n["hash"])]["seconds"] for n in networks)
+        row["seconds"] = statistics.fmean(done[(name, n["key"])]["seconds"] for n in networks)
         row["share_of_full"] = row["seconds"] / full
         rows.append(row)
     rows.sort(key=lambda r: -r["equal budget"]["tau"])
-    print(f"\nground truth: {args.table} ({len(networks)} networks, {len(parts['equal budget'])} at the budget); "
-          f"full training {full:.0f} s per run")  # fmt: skip
-    ceiling = {part: seed_agreement(members) for part, members in parts.items()}
+    print(f"\nground truth: {args.table}, mean {against} accuracy ({len(networks)} networks, "
+          f"{len(parts['equal budget'])} at the budget); full training {full:.0f} s per run")  # fmt: skip
+    ceiling = {part: seed_agreement(members, against) for part, members in parts.items()}
     for part, agree in ceiling.items():
         if agree is not None:
             print(f"the table's seed 0 against its seed 1, {part}: tau {agree['tau']:.2f}, rho {agree['rho']:.2f}")
@@ -154,7 +189,9 @@ def main() -> None:
     rung = rung_metric(rows)
     print(f"rung metric by this table (search.prune_on): {rung['metric']} (mean tau on the equal-budget part over "
           f"the recipes: accuracy {rung['reward']:.2f}, TSE {rung['tse']:.2f})")  # fmt: skip
-    journal.write_data(args.out, {"table": args.table, "seed": args.seed, "threads": torch.get_num_threads(),
+    scores = {name: {n["name"]: done[(name, n["key"])]["value"] for n in networks} for name in estimators}
+    journal.write_data(args.out, {"table": args.table, "against": against, "seed": args.seed,
+                                  "threads": torch.get_num_threads(), "scores": scores,
                                   "full_training_seconds": full, "seed_to_seed": ceiling, "rows": rows,
                                   "recommended": None if choice is None else choice["estimator"],
                                   "rung_metric": rung})  # fmt: skip
@@ -173,11 +210,11 @@ def rung_metric(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"metric": "tse" if tse > reward else "reward", "reward": reward, "tse": tse}
 
 
-def seed_agreement(networks: list[dict[str, Any]]) -> dict[str, float] | None:
+def seed_agreement(networks: list[dict[str, Any]], column: str = "test") -> dict[str, float] | None:
     """Kendall's tau and Spearman's rho between the table's first two seeds over ``networks``
     (those trained with both): how well one full training run ranks the networks against
     another, the ceiling for any estimator scored against their mean. None with under 3."""
-    both = [n["test"][:2] for n in networks if len(n["test"]) >= 2]
+    both = [n[column][:2] for n in networks if len(n.get(column) or []) >= 2]
     if len(both) < 3:
         return None
     first, second = [t[0] for t in both], [t[1] for t in both]
