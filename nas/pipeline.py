@@ -61,6 +61,9 @@ def run_pipeline(spec_path: str | None, out: str | None, *, resume: bool, until:
     if until is not None and until not in STAGES:
         raise RunError(f"--until: must be one of {', '.join(STAGES)}, got {until!r}")
     plan, root = prepare_run_dir(spec_path, out, resume=resume)
+    if resume and not (root / "search").is_dir() and any(p.name != "spec.yaml" for p in root.iterdir()):
+        raise RunError(f"--resume: {root} is not a nas run directory (no search/; a nas search run resumes with "
+                       "nas search --resume)")  # fmt: skip
     log(f"pipeline {root}: stages search, scale (family phi 0..{plan.spec.family.phi}), train "
         f"({plan.spec.final.seeds} seeds x {plan.spec.final.epochs} epochs), report")  # fmt: skip
     search_dir = _search(plan, root, log)

@@ -105,3 +105,6 @@ def test_bad_pipeline_input_is_one_line(write_spec, cli, tmp_path):
     assert code == 2 and "already exists" in err and (tmp_path / "b" / "keep.txt").read_text() == "mine"
     code, _, err = cli("run")
     assert code == 2 and "SPEC.yaml is required" in err
+    assert cli("search", write_spec(search={"trials": 1}), "--out", tmp_path / "s")[0] == 0
+    code, _, err = cli("run", "--out", tmp_path / "s", "--resume")
+    assert code == 2 and "is not a nas run directory" in err and not (tmp_path / "s" / "search").exists()
