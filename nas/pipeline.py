@@ -53,6 +53,7 @@ class Network:
     arch: Architecture
     train_resolution: int
     rule: str | None = None
+    progressive: bool = False
 
 
 def run_pipeline(spec_path: str | None, out: str | None, *, resume: bool, until: str | None = None,
@@ -153,12 +154,15 @@ def pipeline_networks(plan: RunPlan, root: Path) -> list[Network]:
 
     for phi, arch in found:
         res = max(1, round(final_res * arch.resolution / choice.resolution))
-        add(Network(f"found-phi{phi}", "found", phi, arch, res))
+        add(Network(f"found-phi{phi}", "found", phi, arch, res, progressive=plan.spec.final.progressive))
+        if plan.spec.final.compare_progressive:  # the same network, trained with progressive learning
+            out.append(Network(f"found-phi{phi}-progressive", "progressive", phi, arch, res, progressive=True))
         for rule in rules:
             cost = count_flops(arch, resolution=arch.resolution, num_classes=t.num_classes)
             naive = scale_to_budget(plan.base, cost, rule=rule, resolution=arch.resolution, num_classes=t.num_classes)
             naive_arch = dataclasses.replace(naive.arch, resolution=arch.resolution)
-            add(Network(f"naive-{rule}-phi{phi}", "naive", phi, naive_arch, res, rule))
+            add(Network(f"naive-{rule}-phi{phi}", "naive", phi, naive_arch, res, rule,
+                        progressive=plan.spec.final.progressive))  # fmt: skip
     return out
 
 
@@ -182,9 +186,8 @@ def _strongest_verified(plan: RunPlan, root: Path) -> str | None:
 
 
 def _final_config(plan: RunPlan, net: Network, seed: int) -> TrainConfig:
-    final = plan.spec.final
-    progressive = ProgressiveConfig() if final.progressive else None
-    return dataclasses.replace(plan.train, epochs=final.epochs, resolution=net.train_resolution, seed=seed,
+    progressive = ProgressiveConfig() if net.progressive else None
+    return dataclasses.replace(plan.train, epochs=plan.spec.final.epochs, resolution=net.train_resolution, seed=seed,
                                progressive=progressive, threads=None)  # fmt: skip
 
 
@@ -215,6 +218,63 @@ def _train(plan: RunPlan, root: Path, log: Callable[[str], None]) -> None:
         score = f"test {100 * result.test_accuracy:.2f}%" if result.test_accuracy is not None else result.status
         log(f"[{i}/{len(todo)}] {name} seed {seed}: {score} in {result.seconds:.0f} s")
     _latencies(plan, root, networks, log)
+    _export(root, log)
+
+
+def _export(root: Path, log: Callable[[str], None]) -> None:
+    """``export/``: the choice's trained weights (seed 0) as ONNX (where onnx is installed) and for timm."""
+    source = root / "train" / "found-phi0-seed0"
+    if (root / "export").exists() or not (source / "model.safetensors").is_file():
+        return
+    from search_spaces.timm_notation import to_timm
+    from search_spaces.timm_weights import to_timm_state_dict
+    from search_spaces.weights import load_weights, save_weights, weights_io
+
+    arch = load_architecture(str(source / "architecture.json"))
+    state, _ = load_weights(source / "model.safetensors")
+    num_classes, in_channels = weights_io(state)
+    resolution = json.loads((source / "card.json").read_text())["input"]["resolution"]
+    partial = root / "export.partial"
+    if partial.exists():
+        import shutil
+
+        shutil.rmtree(partial)
+    out = OutputDir.create(partial)
+    try:
+        config = {**to_timm(arch), "num_classes": num_classes, "in_chans": in_channels, "weights": "model.safetensors"}
+        timm_dir = out.folder("timm")
+        timm_dir.write("timm.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+        timm_state = to_timm_state_dict(arch, state)
+        timm_dir.write_with("model.safetensors", lambda tmp: save_weights(timm_state, tmp, {"names": "timm"}))
+    except ValueError as exc:  # an architecture timm's notation cannot write
+        log(f"export: no timm checkpoint ({exc})")
+    written = ["timm/"]
+    try:
+        import onnx  # noqa: F401  (torch.onnx.export needs it)
+
+        out.write_with("model.onnx", lambda tmp: _onnx(arch, state, num_classes, in_channels, resolution, tmp))
+        written.append("model.onnx")
+    except ImportError:
+        log("export: onnx is not installed (pip install 'effnas[export]'), so no model.onnx")
+    partial.rename(root / "export")
+    log(f"export: wrote export/{', export/'.join(written)} from train/found-phi0-seed0")
+
+
+def _onnx(arch: Architecture, state: dict[str, Any], num_classes: int, in_channels: int, resolution: int,
+          path: Path) -> None:  # fmt: skip
+    import warnings
+
+    import torch
+
+    from search_spaces import build_model
+
+    model = build_model(arch, num_classes=num_classes, in_channels=in_channels).eval()
+    model.load_state_dict(state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.zeros(1, in_channels, resolution, resolution),), str(path), dynamo=False,
+                          input_names=["images"], output_names=["logits"],
+                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})  # fmt: skip
 
 
 def _latencies(plan: RunPlan, root: Path, networks: list[Network], log: Callable[[str], None]) -> None:
@@ -268,13 +328,14 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
         })  # fmt: skip
     gaps = []
     for row in rows:
-        if row["role"] != "naive":
+        if row["role"] not in ("naive", "progressive"):
             continue
         found = next(r for r in rows if r["role"] == "found" and r["phi"] == row["phi"])
         gap = paired_gap(found["test"], row["test"])
         if gap is not None:
-            gaps.append({"phi": row["phi"], "naive": row["name"], "mean": gap.mean, "low": gap.low,
-                         "high": gap.high, "seeds": gap.seeds, "text": gap.text()})  # fmt: skip
+            gaps.append({"phi": row["phi"], "naive": row["name"], "role": row["role"], "mean": gap.mean,
+                         "low": gap.low, "high": gap.high, "seeds": gap.seeds, "text": gap.text(),
+                         "seconds_ratio": _ratio(row["seconds"], found["seconds"])})  # fmt: skip
     final = plan.spec.final
     results = {"format": RESULTS_FORMAT, "name": plan.spec.name, "budget": plan.objective.budget,
                "metric": plan.cost_metric, "recipe": dataclasses.asdict(final), "networks": rows,
@@ -284,6 +345,10 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
     out.write("report.md", _markdown(plan, root, rows, gaps), replace=True)
     out.write_with("report.png", lambda tmp: _plot(tmp, rows, plan), replace=True)
     return results
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
 
 
 def _runs(root: Path, name: str) -> dict[int, dict[str, Any]]:
@@ -329,12 +394,22 @@ def _markdown(plan: RunPlan, root: Path, rows: list[dict[str, Any]], gaps: list[
         lines.append(f"| {r['name']} (`{r['architecture']}`) | {r['phi']} | {r['flops'] / 1e6:.1f}M | "
                      f"{r['params'] / 1e6:.2f}M | {acc} | {len(r['test'])} | {secs} | {lat} |")  # fmt: skip
     lines.append("")
-    if gaps:
+    naive_gaps = [g for g in gaps if g["role"] == "naive"]
+    if naive_gaps:
         lines += ["Found minus naive at the same FLOPs, paired by seed, 95% t interval "
                   "(a win only where the interval excludes 0):", ""]  # fmt: skip
-        for g in gaps:
+        for g in naive_gaps:
             verdict = "found wins" if g["low"] > 0 else "naive wins" if g["high"] < 0 else "not separated"
             lines.append(f"- phi {g['phi']}, against `{g['naive']}`: {g['text']}: **{verdict}**")
+        lines.append("")
+    progressive = [g for g in gaps if g["role"] == "progressive"]
+    if progressive:
+        lines += ["Progressive learning (EfficientNetV2 §4) against fixed-size training of the same network at "
+                  "equal epochs: fixed minus progressive test accuracy, paired by seed, and progressive's "
+                  "training time over fixed-size's:", ""]  # fmt: skip
+        for g in progressive:
+            ratio = "-" if g["seconds_ratio"] is None else f"{g['seconds_ratio']:.2f}x the time"
+            lines.append(f"- phi {g['phi']}: {g['text']}; progressive takes {ratio}")
         lines.append("")
     best = json.loads((root / "search" / "best.json").read_text()).get("metrics") or {}
     if best.get("naive"):
@@ -363,7 +438,10 @@ def _plot(path: Path, rows: list[dict[str, Any]], plan: RunPlan) -> None:
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
         if r["mean"] is not None:
-            groups.setdefault("found" if r["role"] == "found" else f"naive ({r['rule']})", []).append(r)
+            label = {"found": "found", "progressive": "found, progressive learning"}.get(
+                r["role"], f"naive ({r['rule']})"
+            )
+            groups.setdefault(label, []).append(r)
     for label, members in groups.items():
         members.sort(key=lambda r: r["phi"])
         acc = [100 * r["mean"] for r in members]

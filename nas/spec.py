@@ -472,7 +472,9 @@ class FinalSpec:
     ``resolution`` (the proxy's when left out), ``seeds`` seeds; test is scored once per run.
     ``recipe: own`` keeps each architecture's dropout and drop-path, ``plain`` trains with
     neither (AdamW one-cycle both). ``progressive`` trains with EfficientNetV2's progressive
-    learning (its default schedule). ``workers`` runs train side by side (``train_many``).
+    learning (its default schedule); ``compare_progressive`` trains the found networks both
+    ways, at equal epochs, and reports time and accuracy side by side. ``workers`` runs train
+    side by side (``train_many``).
     """
 
     epochs: int = 10
@@ -480,6 +482,7 @@ class FinalSpec:
     resolution: int | None = None
     recipe: str = "own"
     progressive: bool = False
+    compare_progressive: bool = False
     workers: int = 1
 
     def __post_init__(self) -> None:
@@ -491,6 +494,9 @@ class FinalSpec:
             raise _fail("resolution", f"must be in [1, {MAX_RESOLUTION}]", self.resolution)
         if self.recipe not in FINAL_RECIPES:
             raise _fail("recipe", f"must be one of {', '.join(FINAL_RECIPES)}", self.recipe)
+        if self.progressive and self.compare_progressive:
+            raise _fail("compare_progressive", "compares progressive with fixed-size training; set progressive: "
+                        "false", self.compare_progressive)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+import torch
+
 from search_spaces import build_model, load_architecture
 from search_spaces.weights import load_weights
 
@@ -21,30 +24,44 @@ def _folders(root: Path) -> list[Path]:
 
 
 def test_run_goes_from_spec_to_trained_reported_networks(write_spec, cli, tmp_path):
-    spec = write_spec(search={"trials": 3}, family={"phi": 1}, final=FINAL)
+    spec = write_spec(search={"trials": 3}, family={"phi": 1}, final={**FINAL, "compare_progressive": True})
     root = tmp_path / "run"
     code, _, err = cli("run", spec, "--out", root)
     assert code == 0, err
     results = json.loads((root / "results.json").read_text())
-    names = [row["name"] for row in results["networks"]]
+    names = [row["name"] for row in results["networks"] if row["role"] != "progressive"]
+    progressive = [row for row in results["networks"] if row["role"] == "progressive"]
+    assert [row["name"] for row in progressive] == ["found-phi0-progressive", "found-phi1-progressive"]
+    assert json.loads((root / "train" / "found-phi0-progressive-seed0" / "metrics.json").read_text())["schedule"]
     # the choice and its phi-1 member, and every naive rule at each one's FLOPs (this search is not verified)
     assert names[:2] == ["found-phi0", "naive-width-phi0"] and "found-phi1" in names
     assert {row["rule"] for row in results["networks"] if row["role"] == "naive"} == {"width", "compound", "half_depth"}
     for row in results["networks"]:
         assert sorted(row["test"]) == ["0", "1"]  # both seeds, test scored
-    assert len(_folders(root)) == len(names) * 2
+    assert len(_folders(root)) == (len(names) + len(progressive)) * 2
     for folder in _folders(root):  # every run: weights that load into its architecture, and a card
         arch = load_architecture(str(folder / "architecture.json"))
         state, header = load_weights(folder / "model.safetensors")
         card = json.loads((folder / "card.json").read_text())
         assert header["architecture_hash"] == card["architecture_hash"]
         build_model(arch, num_classes=10, in_channels=1).load_state_dict(state)
-    gaps = results["gaps"]
+    gaps = [g for g in results["gaps"] if g["role"] == "naive"]
     assert {g["phi"] for g in gaps} == {0, 1} and all(
         g["seeds"] == 2 and g["low"] <= g["mean"] <= g["high"] for g in gaps
     )
     report = (root / "report.md").read_text()
     assert "| found-phi0" in report and "95% t interval" in report and (root / "report.png").stat().st_size > 0
+    assert "Progressive learning" in report and "progressive takes" in report
+    # the choice, exported: ONNX with its trained weights, and a timm checkpoint
+    timm_state, _ = load_weights(root / "export" / "timm" / "model.safetensors")
+    assert "conv_stem.weight" in timm_state and json.loads((root / "export" / "timm" / "timm.json").read_text())
+    ort = pytest.importorskip("onnxruntime")
+    arch = load_architecture(str(root / "train" / "found-phi0-seed0" / "architecture.json"))
+    model = build_model(arch, num_classes=10, in_channels=1).eval()
+    model.load_state_dict(load_weights(root / "train" / "found-phi0-seed0" / "model.safetensors")[0])
+    x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    logits = ort.InferenceSession(str(root / "export" / "model.onnx")).run(None, {"images": x.numpy()})[0]
+    assert torch.allclose(torch.from_numpy(logits), model(x).detach(), atol=1e-4)
     # nas report rebuilds the same results from the run's own files
     before = (root / "results.json").read_text()
     (root / "results.json").unlink()
