@@ -93,3 +93,43 @@ def test_timm_own_efficientnet_b0_loads_with_its_bn_eps() -> None:
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), model(x), atol=1e-5, rtol=0)
+
+
+def test_nas_export_timm_loads_into_timm_by_timms_own_api(tmp_path):
+    """``nas export --format timm --weights`` gives what timm alone needs: its ``EfficientNet`` class,
+    ``decode_arch_def`` and the written arguments build the network, which loads the checkpoint
+    strictly and gives effnas's logits."""
+    import json
+    from functools import partial
+
+    from safetensors.torch import load_file
+    from timm.layers import get_act_layer
+    from timm.models._efficientnet_builder import decode_arch_def
+    from timm.models.efficientnet import EfficientNet
+
+    from nas.cli import main
+    from search_spaces import build_model, save_architecture
+    from search_spaces.weights import save_weights
+
+    arch = _searched(1, seed=11)[0]
+    ours = build_model(arch, num_classes=7, in_channels=1).eval()
+    save_architecture(arch, tmp_path / "arch.json")
+    save_weights(ours.state_dict(), tmp_path / "model.safetensors")
+    assert main(["export", str(tmp_path / "arch.json"), "--format", "timm", "--weights",
+                 str(tmp_path / "model.safetensors"), "--out", str(tmp_path / "t")]) == 0  # fmt: skip
+    cfg = json.loads((tmp_path / "t" / "timm.json").read_text())
+    model = EfficientNet(
+        block_args=decode_arch_def(cfg["arch_def"]),
+        num_classes=cfg["num_classes"],
+        in_chans=cfg["in_chans"],
+        stem_size=cfg["stem_size"],
+        fix_stem=True,
+        num_features=cfg["num_features"],
+        round_chs_fn=lambda c: c,
+        act_layer=get_act_layer(cfg["act_layer"]),
+        norm_layer=partial(torch.nn.BatchNorm2d, eps=cfg["bn_eps"], momentum=cfg["bn_momentum"]),
+    ).eval()
+    model.load_state_dict(load_file(tmp_path / "t" / "model.safetensors"), strict=True)
+    x = torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ours(x), atol=1e-5, rtol=0)
