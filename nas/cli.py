@@ -11,7 +11,6 @@ import json
 import math
 import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -219,23 +218,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def _export_timm_weights(arch: Architecture, args: argparse.Namespace) -> int:
     """``--format timm --weights W --out DIR``: timm's ``arch_def`` and the weights under timm's names."""
-    from search_spaces.timm_weights import to_timm_state_dict
-    from search_spaces.weights import save_weights
+    from nas.export import write_timm
 
     if args.out is None:
         raise UsageError("--format timm --weights: --out DIR (a new directory) is required")
     try:
-        config = to_timm(arch)
+        to_timm(arch)
     except ValueError as exc:
         raise UsageError(f"--format timm: {exc}") from None
     state = _load_weights(args.weights)
     num_classes, in_channels = _weights_io(state, args.weights)
     _check_fits(arch, state, args.weights, num_classes, in_channels)
-    out = OutputDir.create(args.out)
-    config.update(num_classes=num_classes, in_chans=in_channels, weights="model.safetensors")
-    out.write("timm.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
-    timm_state = to_timm_state_dict(arch, state)
-    out.write_with("model.safetensors", lambda tmp: save_weights(timm_state, tmp, {"names": "timm"}))
+    write_timm(OutputDir.create(args.out), arch, state, num_classes, in_channels)
     print(f"wrote {args.out}/timm.json and model.safetensors ({arch.name}, {num_classes} classes, timm names); "
           "load with search_spaces.timm_weights.build_timm_model, or docs/formats.md")  # fmt: skip
     return 0
@@ -254,6 +248,8 @@ def _check_fits(arch: Architecture, state: dict[str, torch.Tensor], path: str, n
 
 def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
     """The built model (eval mode, freshly initialized or ``--weights``) as an ONNX graph."""
+    from nas.export import trained_model, write_onnx
+
     if args.out is None:
         raise UsageError("--format onnx: --out FILE.onnx is required")
     folder, name = new_output_file(args.out)
@@ -266,18 +262,10 @@ def _export_onnx(arch: Architecture, args: argparse.Namespace) -> int:
             raise UsageError(f"--num-classes: {args.weights} has {num_classes} classes, got {args.num_classes}")
     if state is not None:
         _check_fits(arch, state, args.weights, num_classes, in_channels)
-    model = build_model(arch, num_classes=num_classes, in_channels=in_channels).eval()
-    if state is not None:
-        model.load_state_dict(state)
-
-    def export(tmp: Path) -> None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(model, (torch.zeros(1, in_channels, resolution, resolution),), str(tmp), dynamo=False,
-                              input_names=["images"], output_names=["logits"],
-                              dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})  # fmt: skip
-
-    folder.write_with(name, export)
+        model = trained_model(arch, state, num_classes, in_channels)
+    else:
+        model = build_model(arch, num_classes=num_classes, in_channels=in_channels).eval()
+    folder.write_with(name, lambda tmp: write_onnx(model, in_channels, resolution, tmp))
     print(f"wrote {args.out} ({arch.name}, input 1x{in_channels}x{resolution}x{resolution}, {num_classes} classes)")
     return 0
 

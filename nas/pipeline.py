@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import shutil
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -121,8 +122,6 @@ def _family(plan: RunPlan, root: Path, search_dir: Path, log: Callable[[str], No
     members = compound_family(choice, alpha=alpha, beta=beta, gamma=gamma, phi=fam.phi)
     partial = root / "family.partial"
     if partial.exists():
-        import shutil
-
         shutil.rmtree(partial)
     source = {"base": choice.name, "alpha": alpha, "beta": beta, "gamma": gamma}
     write_family(members, OutputDir.create(partial), source=source, num_classes=plan.spec.target.num_classes)
@@ -223,58 +222,36 @@ def _train(plan: RunPlan, root: Path, log: Callable[[str], None]) -> None:
 
 def _export(root: Path, log: Callable[[str], None]) -> None:
     """``export/``: the choice's trained weights (seed 0) as ONNX (where onnx is installed) and for timm."""
+    from nas.export import trained_model, write_onnx, write_timm
+    from search_spaces.weights import load_weights, weights_io
+
     source = root / "train" / "found-phi0-seed0"
     if (root / "export").exists() or not (source / "model.safetensors").is_file():
         return
-    from search_spaces.timm_notation import to_timm
-    from search_spaces.timm_weights import to_timm_state_dict
-    from search_spaces.weights import load_weights, save_weights, weights_io
-
     arch = load_architecture(str(source / "architecture.json"))
     state, _ = load_weights(source / "model.safetensors")
     num_classes, in_channels = weights_io(state)
     resolution = json.loads((source / "card.json").read_text())["input"]["resolution"]
     partial = root / "export.partial"
     if partial.exists():
-        import shutil
-
         shutil.rmtree(partial)
     out = OutputDir.create(partial)
+    written = []
     try:
-        config = {**to_timm(arch), "num_classes": num_classes, "in_chans": in_channels, "weights": "model.safetensors"}
-        timm_dir = out.folder("timm")
-        timm_dir.write("timm.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
-        timm_state = to_timm_state_dict(arch, state)
-        timm_dir.write_with("model.safetensors", lambda tmp: save_weights(timm_state, tmp, {"names": "timm"}))
+        write_timm(out.folder("timm"), arch, state, num_classes, in_channels)
+        written.append("timm/")
     except ValueError as exc:  # an architecture timm's notation cannot write
         log(f"export: no timm checkpoint ({exc})")
-    written = ["timm/"]
     try:
         import onnx  # noqa: F401  (torch.onnx.export needs it)
 
-        out.write_with("model.onnx", lambda tmp: _onnx(arch, state, num_classes, in_channels, resolution, tmp))
+        model = trained_model(arch, state, num_classes, in_channels)
+        out.write_with("model.onnx", lambda tmp: write_onnx(model, in_channels, resolution, tmp))
         written.append("model.onnx")
     except ImportError:
         log("export: onnx is not installed (pip install 'effnas[export]'), so no model.onnx")
     partial.rename(root / "export")
-    log(f"export: wrote export/{', export/'.join(written)} from train/found-phi0-seed0")
-
-
-def _onnx(arch: Architecture, state: dict[str, Any], num_classes: int, in_channels: int, resolution: int,
-          path: Path) -> None:  # fmt: skip
-    import warnings
-
-    import torch
-
-    from search_spaces import build_model
-
-    model = build_model(arch, num_classes=num_classes, in_channels=in_channels).eval()
-    model.load_state_dict(state)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.zeros(1, in_channels, resolution, resolution),), str(path), dynamo=False,
-                          input_names=["images"], output_names=["logits"],
-                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})  # fmt: skip
+    log(f"export: wrote {', '.join(f'export/{w}' for w in written)} from train/found-phi0-seed0")
 
 
 def _latencies(plan: RunPlan, root: Path, networks: list[Network], log: Callable[[str], None]) -> None:
