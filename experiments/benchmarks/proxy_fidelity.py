@@ -189,9 +189,9 @@ def main() -> None:
     rung = rung_metric(rows)
     print(f"rung metric by this table (search.prune_on): {rung['metric']} (mean tau on the equal-budget part over "
           f"the recipes: accuracy {rung['reward']:.2f}, TSE {rung['tse']:.2f})")  # fmt: skip
-    scores = {name: {n["name"]: done[(name, n["key"])]["value"] for n in networks} for name in estimators}
+    per_network = {name: {n["name"]: done[(name, n["key"])]["value"] for n in networks} for name in estimators}
     journal.write_data(args.out, {"table": args.table, "against": against, "seed": args.seed,
-                                  "threads": torch.get_num_threads(), "scores": scores,
+                                  "threads": torch.get_num_threads(), "scores": per_network,
                                   "full_training_seconds": full, "seed_to_seed": ceiling, "rows": rows,
                                   "recommended": None if choice is None else choice["estimator"],
                                   "rung_metric": rung})  # fmt: skip

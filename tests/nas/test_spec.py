@@ -129,7 +129,7 @@ BAD = [
     ({"space": {"layers": [0, 11]}}, "space.layers: layer deltas must be in [-10, 10], got 11"),
     ({"space": {"expand": "six"}}, "space.expand: must be a list, got 'six'"),
     ({"search": {"trials": 0}}, "search.trials: must be >= 1, got 0"),
-    ({"search": {"sampler": "cmaes"}}, "search.sampler: must be tpe, nsga2 or random, got 'cmaes'"),
+    ({"search": {"sampler": "cmaes"}}, "search.sampler: must be tpe, nsga2, random, evolution or local, got 'cmaes'"),
     ({"search": {"pruner": "bohb"}}, "search.pruner: with executor local must be median, halving, hyperband, none"),
     ({"search": {"executor": "ray", "pruner": "median"}}, "search.pruner: with executor ray must be asha, none"),
     ({"search": {"executor": "dask"}}, "search.executor: must be local or ray, got 'dask'"),
