@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import shutil
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from nas.training.train import ProgressiveConfig, TrainConfig
 from scaling import NAIVE_RULES, scale_to_budget
 from scaling.family import compound_family
 from search_spaces import Architecture, architecture_hash, count_flops, count_params, load_architecture
-from search_spaces.files import OutputDir
+from search_spaces.files import OutputDir, staged_folder
 
 __all__ = ["STAGES", "Network", "pipeline_networks", "run_pipeline", "write_pipeline_report"]
 
@@ -120,12 +119,9 @@ def _family(plan: RunPlan, root: Path, search_dir: Path, log: Callable[[str], No
     choice = load_architecture(str(search_dir / "best.json"))
     alpha, beta, gamma = fam.coefficients
     members = compound_family(choice, alpha=alpha, beta=beta, gamma=gamma, phi=fam.phi)
-    partial = root / "family.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
     source = {"base": choice.name, "alpha": alpha, "beta": beta, "gamma": gamma}
-    write_family(members, OutputDir.create(partial), source=source, num_classes=plan.spec.target.num_classes)
-    partial.rename(root / "family")
+    with staged_folder(root / "family") as out:
+        write_family(members, out, source=source, num_classes=plan.spec.target.num_classes)
     log(f"scale: wrote family/ ({len(members)} members, phi 0..{fam.phi})")
 
 
@@ -156,8 +152,8 @@ def pipeline_networks(plan: RunPlan, root: Path) -> list[Network]:
         add(Network(f"found-phi{phi}", "found", phi, arch, res, progressive=plan.spec.final.progressive))
         if plan.spec.final.compare_progressive:  # the same network, trained with progressive learning
             out.append(Network(f"found-phi{phi}-progressive", "progressive", phi, arch, res, progressive=True))
+        cost = count_flops(arch, resolution=arch.resolution, num_classes=t.num_classes)
         for rule in rules:
-            cost = count_flops(arch, resolution=arch.resolution, num_classes=t.num_classes)
             naive = scale_to_budget(plan.base, cost, rule=rule, resolution=arch.resolution, num_classes=t.num_classes)
             naive_arch = dataclasses.replace(naive.arch, resolution=arch.resolution)
             add(Network(f"naive-{rule}-phi{phi}", "naive", phi, naive_arch, res, rule,
@@ -232,25 +228,21 @@ def _export(root: Path, log: Callable[[str], None]) -> None:
     state, _ = load_weights(source / "model.safetensors")
     num_classes, in_channels = weights_io(state)
     resolution = json.loads((source / "card.json").read_text())["input"]["resolution"]
-    partial = root / "export.partial"
-    if partial.exists():
-        shutil.rmtree(partial)
-    out = OutputDir.create(partial)
     written = []
-    try:
-        write_timm(out.folder("timm"), arch, state, num_classes, in_channels)
-        written.append("timm/")
-    except ValueError as exc:  # an architecture timm's notation cannot write
-        log(f"export: no timm checkpoint ({exc})")
-    try:
-        import onnx  # noqa: F401  (torch.onnx.export needs it)
+    with staged_folder(root / "export") as out:
+        try:
+            write_timm(out.folder("timm"), arch, state, num_classes, in_channels)
+            written.append("timm/")
+        except ValueError as exc:  # an architecture timm's notation cannot write
+            log(f"export: no timm checkpoint ({exc})")
+        try:
+            import onnx  # noqa: F401  (torch.onnx.export needs it)
 
-        model = trained_model(arch, state, num_classes, in_channels)
-        out.write_with("model.onnx", lambda tmp: write_onnx(model, in_channels, resolution, tmp))
-        written.append("model.onnx")
-    except ImportError:
-        log("export: onnx is not installed (pip install 'effnas[export]'), so no model.onnx")
-    partial.rename(root / "export")
+            model = trained_model(arch, state, num_classes, in_channels)
+            out.write_with("model.onnx", lambda tmp: write_onnx(model, in_channels, resolution, tmp))
+            written.append("model.onnx")
+        except ImportError:
+            log("export: onnx is not installed (pip install 'effnas[export]'), so no model.onnx")
     log(f"export: wrote {', '.join(f'export/{w}' for w in written)} from train/found-phi0-seed0")
 
 
@@ -312,6 +304,8 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
         if gap is not None:
             gaps.append({"phi": row["phi"], "naive": row["name"], "role": row["role"], "mean": gap.mean,
                          "low": gap.low, "high": gap.high, "seeds": gap.seeds, "text": gap.text(),
+                         "verdict": "found wins" if gap.beats else f"{row['role']} wins" if gap.loses
+                         else "not separated",
                          "seconds_ratio": _ratio(row["seconds"], found["seconds"])})  # fmt: skip
     final = plan.spec.final
     results = {"format": RESULTS_FORMAT, "name": plan.spec.name, "budget": plan.objective.budget,
@@ -376,8 +370,7 @@ def _markdown(plan: RunPlan, root: Path, rows: list[dict[str, Any]], gaps: list[
         lines += ["Found minus naive at the same FLOPs, paired by seed, 95% t interval "
                   "(a win only where the interval excludes 0):", ""]  # fmt: skip
         for g in naive_gaps:
-            verdict = "found wins" if g["low"] > 0 else "naive wins" if g["high"] < 0 else "not separated"
-            lines.append(f"- phi {g['phi']}, against `{g['naive']}`: {g['text']}: **{verdict}**")
+            lines.append(f"- phi {g['phi']}, against `{g['naive']}`: {g['text']}: **{g['verdict']}**")
         lines.append("")
     progressive = [g for g in gaps if g["role"] == "progressive"]
     if progressive:

@@ -11,9 +11,11 @@ kill sees the old file or the new one, never half of one.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,3 +196,15 @@ def _write_bytes(tmp: Path, data: str | bytes) -> None:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)
         f.flush()
         os.fsync(f.fileno())
+
+
+@contextmanager
+def staged_folder(target: Path) -> Iterator[OutputDir]:
+    """A new folder written as a whole: filled as ``NAME.partial`` beside ``target``, renamed to
+    ``target`` when the block ends without error, so a folder that exists is complete. A
+    ``.partial`` left by a killed writer is removed first; ``target`` must not exist."""
+    partial = target.with_name(target.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    yield OutputDir.create(partial)
+    os.rename(partial, target)

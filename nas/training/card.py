@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from search_spaces import (
     count_params,
     dumps_architecture,
 )
-from search_spaces.files import OutputDir
+from search_spaces.files import OutputDir, staged_folder
 from search_spaces.weights import save_weights
 
 from .data import Dataset
@@ -99,8 +97,5 @@ def write_training_atomically(
 ) -> None:
     """``write_training`` into ``folder`` as one step: written beside it as ``NAME.partial``, then
     renamed, so a folder that exists is complete. A ``.partial`` left by a killed run is replaced."""
-    partial = folder.with_name(folder.name + ".partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    write_training(OutputDir.create(partial), arch, data, config, result)
-    os.replace(partial, folder)
+    with staged_folder(folder) as out:
+        write_training(out, arch, data, config, result)
