@@ -104,10 +104,25 @@ def search_spec(args: argparse.Namespace, sampler: str = "tpe") -> dict[str, Any
     }
 
 
+def arm_spec(run: Path, sampler: str) -> dict[str, Any]:
+    """The spec of a finished search run (its resolved ``spec.yaml``: space, fit, proxy,
+    verification, trial cap and minutes) with another ``search.sampler``: an arm that differs
+    from that search in its strategy only."""
+    spec = yaml.safe_load((run / "spec.yaml").read_text())
+    spec["search"]["sampler"] = sampler
+    spec["name"] = f"{spec['name']}-{sampler}"
+    return spec
+
+
 def search(args: argparse.Namespace, out: Path, sampler: str = "tpe") -> tuple[Path, float | None]:
-    """The search run's directory (run, resumed or given) and its seconds (None when given)."""
+    """The search run's directory (run, resumed or given) and its seconds (None when given).
+
+    With ``--search-run``, another sampler's arm searches with that run's own spec
+    (``arm_spec``); ``--random-run`` gives the random arm's finished run instead."""
     if args.search_run and sampler == "tpe":
         return Path(args.search_run), None
+    if args.random_run and sampler == "random":
+        return Path(args.random_run), _seconds(Path(args.random_run))
     suffix = "" if sampler == "tpe" else f"-{sampler}"
     run = out / f"search{suffix}"
     timing = out / f"search{suffix}_seconds.json"
@@ -115,7 +130,8 @@ def search(args: argparse.Namespace, out: Path, sampler: str = "tpe") -> tuple[P
         return run, json.loads(timing.read_text()) if timing.exists() else None
     spec_path = out / f"search{suffix}.yaml"
     if not spec_path.exists():
-        spec_path.write_text(yaml.safe_dump(search_spec(args, sampler), sort_keys=False))
+        spec = arm_spec(Path(args.search_run), sampler) if args.search_run else search_spec(args, sampler)
+        spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     cmd = [sys.executable, "-m", "nas", "search", str(spec_path), "--out", str(run)]
     if run.exists():
         cmd.append("--resume")
@@ -126,6 +142,12 @@ def search(args: argparse.Namespace, out: Path, sampler: str = "tpe") -> tuple[P
     seconds = time.perf_counter() - started  # a resumed search: the last leg only
     timing.write_text(json.dumps(seconds))
     return run, seconds
+
+
+def _seconds(run: Path) -> float | None:
+    """The seconds a search run took, where this benchmark ran it (``search-SAMPLER_seconds.json`` beside it)."""
+    timing = run.parent / f"{run.name}_seconds.json"
+    return float(json.loads(timing.read_text())) if timing.exists() else None
 
 
 @dataclass(frozen=True)
@@ -160,9 +182,33 @@ def recipe_arch(arch: Architecture, recipe: str) -> Architecture:
     return arch if recipe == "own" else dataclasses.replace(arch, dropout=0.0, drop_path=0.0)
 
 
+def pipeline_runs(run: Path, args: argparse.Namespace) -> dict[tuple[str, int], dict[str, Any]]:
+    """Per-seed test accuracies of a ``nas run`` directory's final training (``train/*/card.json``),
+    by (network hash, seed), for the runs trained with this recipe: the same epochs and
+    resolution, a fixed size (not progressive), the architecture's own dropout and drop-path
+    for ``own`` (a card's hash is the trained architecture's, so ``plain`` matches only
+    networks trained without them)."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for card_path in sorted((run / "train").glob("*/card.json")):
+        card = json.loads(card_path.read_text())
+        recipe, metrics = card["recipe"], card["metrics"]
+        if (recipe["epochs"], recipe["resolution"], recipe.get("progressive")) != (args.epochs, args.resolution, None):
+            continue
+        if metrics.get("test_accuracy") is None or recipe.get("dropout") is not None:
+            continue
+        out[(card["architecture_hash"], recipe["seed"])] = {
+            "hash": card["architecture_hash"], "label": card_path.parent.name, "seed": recipe["seed"],
+            "epochs": recipe["epochs"], "test": metrics["test_accuracy"], "val": metrics.get("val_accuracy"),
+            "seconds": metrics["seconds"], "threads": recipe.get("threads") or 1, "from": str(card_path)}  # fmt: skip
+    return out
+
+
 def earlier_runs(path: Path, args: argparse.Namespace) -> dict[tuple[str, int], dict[str, Any]]:
     """Per-seed test accuracies of an earlier results file, by (network hash, seed), where its
-    recipe (epochs, resolution, dropout and drop-path) is this run's: the same training, measured once."""
+    recipe (epochs, resolution, dropout and drop-path) is this run's: the same training, measured once.
+    A ``nas run`` directory is read by ``pipeline_runs``."""
+    if path.is_dir():
+        return pipeline_runs(path, args)
     earlier = json.loads(path.read_text())
     recipe = earlier["recipe"]
     own = recipe.get("dropout_and_drop_path", True)  # files before --recipe trained with the architectures' own
@@ -203,9 +249,13 @@ def main() -> None:
     parser.add_argument("--search-run", help="take best.json from this finished nas search run instead of searching")
     parser.add_argument("--verify-k", type=int, default=3)
     parser.add_argument("--found-from", help="take the found network from the 'found' row of this results file")
-    parser.add_argument("--runs-from", help="take the runs of this results file (same recipe) instead of training them")
+    parser.add_argument(
+        "--runs-from",
+        help="take the runs of this results file or nas run directory (same recipe) instead of training them",
+    )
     random_help = "also search with search.sampler: random (the same space, proxy, verification and minutes)"
     parser.add_argument("--random-arm", action="store_true", help=random_help)
+    parser.add_argument("--random-run", help="with --random-arm: take its winner from this finished nas search run")
     parser.add_argument(
         "--rules", default=",".join(NAIVE_RULES), help="naive rules at the budget (scaling.NAIVE_RULES)"
     )

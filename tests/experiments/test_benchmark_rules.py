@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import json
 import math
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 
 from search_spaces import architecture_hash, count_flops
 
@@ -90,3 +93,31 @@ def test_rung_metric_compares_each_recipe_with_its_own_tse():
         "tse": pytest.approx(0.45),
     }
     assert proxy_fidelity.rung_metric(rows[:2])["metric"] == "reward"
+
+
+def test_a_search_arm_differs_from_its_run_in_the_sampler_only(tmp_path):
+    spec = {"name": "fm", "seed": 3, "space": {"layers": [-3, 0, 1]}, "search": {"sampler": "tpe", "trials": 40}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    arm = found_vs_naive.arm_spec(tmp_path, "random")
+    assert arm == {**spec, "name": "fm-random", "search": {"sampler": "random", "trials": 40}}
+
+
+def _card(folder: Path, arch_hash: str, seed: int, **recipe: Any) -> None:
+    folder.mkdir(parents=True)
+    card = {"architecture_hash": arch_hash,
+            "recipe": {"epochs": 10, "resolution": 32, "progressive": None, "dropout": None, "seed": seed, **recipe},
+            "metrics": {"test_accuracy": 0.9 + seed / 100, "val_accuracy": 0.91, "seconds": 100.0}}  # fmt: skip
+    (folder / "card.json").write_text(json.dumps(card))
+
+
+def test_runs_from_a_nas_run_directory_take_only_the_same_recipe(tmp_path):
+    _card(tmp_path / "train" / "found-phi0-seed0", "aaaa", 0)
+    _card(tmp_path / "train" / "found-phi0-seed1", "aaaa", 1)
+    _card(tmp_path / "train" / "found-phi0-progressive-seed0", "aaaa", 0, progressive={"stages": 4})
+    _card(tmp_path / "train" / "naive-seed0", "bbbb", 0, epochs=5)
+    _card(tmp_path / "train" / "override-seed0", "cccc", 0, dropout=0.0)
+    args = argparse.Namespace(epochs=10, resolution=32)
+    runs = found_vs_naive.earlier_runs(tmp_path, args)
+    assert sorted(runs) == [("aaaa", 0), ("aaaa", 1)]
+    assert runs[("aaaa", 1)]["test"] == pytest.approx(0.91)
+    assert runs[("aaaa", 0)]["label"] == "found-phi0-seed0"  # not the progressive run
