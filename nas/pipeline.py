@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas.measure.costs import measure_latency_ms
+from nas.measure.costs import StepSettings, measure_latency_ms, measure_step_time
 from nas.measure.stats import paired_gap
 from nas.plan import BUDGET_METRICS, RunPlan
 from nas.rundir import RunError, create_run_dir, open_run_dir, prepare_run_dir
@@ -247,27 +247,41 @@ def _export(root: Path, log: Callable[[str], None]) -> None:
 
 
 def _latencies(plan: RunPlan, root: Path, networks: list[Network], log: Callable[[str], None]) -> None:
-    """Measured batch-1 CPU latency (one thread, median of 20) of each network at its training size."""
-    path = root / "train" / "latency.json"
-    known: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
-    todo = [net for net in networks if net.name not in known]
-    if not todo:
-        return
-    classes = _classes(root, networks)
-    for net in todo:
-        known[net.name] = measure_latency_ms(net.arch, resolution=net.train_resolution, num_classes=classes,
-                                             warmup=5, runs=20)  # fmt: skip
-    OutputDir.existing(root / "train").write("latency.json", json.dumps(known, indent=2, sort_keys=True) + "\n",
-                                            replace=True)  # fmt: skip
-    log(f"train: measured the batch-1 latency of {len(todo)} networks (train/latency.json)")
+    """Measured CPU speed of each network at its training size, one thread: batch-1 latency
+    (median of 20, ``train/latency.json``) and the final recipe's training step (its batch
+    size, median of 10 steps after 3, ``train/step_time.json``; EfficientNetV2's S, P2 §3.3)."""
+    classes, channels = _classes(root, networks)
+    batch = plan.train.batch_size
+
+    def latency(net: Network) -> float:
+        return measure_latency_ms(net.arch, resolution=net.train_resolution, num_classes=classes, warmup=5, runs=20)
+
+    def step(net: Network) -> float:
+        settings = StepSettings(batch_size=batch, resolution=net.train_resolution, threads=1)
+        return measure_step_time(net.arch, settings, num_classes=classes, in_channels=channels).median_ms
+
+    for name, measure, what in (("latency.json", latency, "batch-1 latency"),
+                                ("step_time.json", step, f"training step time (batch {batch})")):  # fmt: skip
+        path = root / "train" / name
+        known: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
+        todo = [net for net in networks if net.name not in known]
+        if not todo:
+            continue
+        for net in todo:
+            known[net.name] = measure(net)
+        OutputDir.existing(root / "train").write(name, json.dumps(known, indent=2, sort_keys=True) + "\n",
+                                                replace=True)  # fmt: skip
+        log(f"train: measured the {what} of {len(todo)} networks (train/{name})")
 
 
-def _classes(root: Path, networks: list[Network]) -> int:
+def _classes(root: Path, networks: list[Network]) -> tuple[int, int]:
+    """The classes and input channels the networks were trained with (from a card; 1000 and 3 without one)."""
     for net in networks:
         card = root / "train" / f"{net.name}-seed0" / "card.json"
         if card.is_file():
-            return len(json.loads(card.read_text())["classes"])
-    return 1000
+            c = json.loads(card.read_text())
+            return len(c["classes"]), int(c["input"]["channels"])
+    return 1000, 3
 
 
 # --------------------------------------------------------------------------- report
@@ -277,8 +291,7 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
     """``report.md``, ``report.png`` and ``results.json`` of a pipeline directory, from its own files."""
     plan = open_run_dir(root, purpose="search", what="nas report")
     networks = pipeline_networks(plan, root)
-    latency_path = root / "train" / "latency.json"
-    latency: dict[str, float] = json.loads(latency_path.read_text()) if latency_path.is_file() else {}
+    latency, step = (_measured(root, name) for name in ("latency.json", "step_time.json"))
     t = plan.spec.target
     rows: list[dict[str, Any]] = []
     for net in networks:
@@ -293,6 +306,7 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
             "std": statistics.stdev(tests.values()) if len(tests) > 1 else None,
             "seconds": statistics.fmean(m["seconds"] for m in runs.values()) if runs else None,
             "latency_ms": latency.get(net.name),
+            "step_ms": step.get(net.name),
             "failed": sorted(seed for seed, m in runs.items() if m.get("status") != "ok"),
         })  # fmt: skip
     gaps = []
@@ -306,7 +320,8 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
                          "low": gap.low, "high": gap.high, "seeds": gap.seeds, "text": gap.text(),
                          "verdict": "found wins" if gap.beats else f"{row['role']} wins" if gap.loses
                          else "not separated",
-                         "seconds_ratio": _ratio(row["seconds"], found["seconds"])})  # fmt: skip
+                         "seconds_ratio": _ratio(row["seconds"], found["seconds"]),
+                         "found_over_naive": {k: _ratio(found[k], row[k]) for k in SPEEDS}})  # fmt: skip
     final = plan.spec.final
     results = {"format": RESULTS_FORMAT, "name": plan.spec.name, "budget": plan.objective.budget,
                "metric": plan.cost_metric, "recipe": dataclasses.asdict(final), "networks": rows,
@@ -316,6 +331,16 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
     out.write("report.md", _markdown(plan, root, rows, gaps), replace=True)
     out.write_with("report.png", lambda tmp: _plot(tmp, rows, plan), replace=True)
     return results
+
+
+SPEEDS = ("flops", "step_ms", "latency_ms")
+"""What a found-vs-naive gap compares besides accuracy: the found network's over the naive one's."""
+
+
+def _measured(root: Path, name: str) -> dict[str, float]:
+    """A speed file of ``train/`` by network name (empty when not measured)."""
+    path = root / "train" / name
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -355,22 +380,29 @@ def _markdown(plan: RunPlan, root: Path, rows: list[dict[str, Any]], gaps: list[
         f"recipe `{final.recipe}`{', progressive learning' if final.progressive else ''}, {final.seeds} seeds; "
         "test accuracy, scored once per run.",
         "",
-        "| network | phi | FLOPs | params | test accuracy | seeds | train s | latency ms (batch 1, CPU) |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| network | phi | FLOPs | params | test accuracy | seeds | train s | train step ms (batch "
+        f"{plan.train.batch_size}, CPU) | latency ms (batch 1, CPU) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         acc = _pct(r["mean"]) + (f" ± {100 * r['std']:.2f}" if r["std"] is not None else "")
-        lat = "-" if r["latency_ms"] is None else f"{r['latency_ms']:.2f}"
+        lat, step = ("-" if r.get(k) is None else f"{r[k]:.2f}" for k in ("latency_ms", "step_ms"))
         secs = "-" if r["seconds"] is None else f"{r['seconds']:.0f}"
         lines.append(f"| {r['name']} (`{r['architecture']}`) | {r['phi']} | {r['flops'] / 1e6:.1f}M | "
-                     f"{r['params'] / 1e6:.2f}M | {acc} | {len(r['test'])} | {secs} | {lat} |")  # fmt: skip
-    lines.append("")
+                     f"{r['params'] / 1e6:.2f}M | {acc} | {len(r['test'])} | {secs} | {step} | {lat} |")  # fmt: skip
+    lines += ["", "Speeds are measured on this machine with one CPU thread at each network's training size: "
+              "the training step (forward, backward, optimizer step) at the final recipe's batch size, "
+              "and a batch-1 forward pass.", ""]  # fmt: skip
     naive_gaps = [g for g in gaps if g["role"] == "naive"]
     if naive_gaps:
         lines += ["Found minus naive at the same FLOPs, paired by seed, 95% t interval "
                   "(a win only where the interval excludes 0):", ""]  # fmt: skip
         for g in naive_gaps:
-            lines.append(f"- phi {g['phi']}, against `{g['naive']}`: {g['text']}: **{g['verdict']}**")
+            ratios = ", ".join(f"{label} {g['found_over_naive'][k]:.2f}x" for k, label in
+                               (("flops", "FLOPs"), ("step_ms", "train step"), ("latency_ms", "latency"))
+                               if g["found_over_naive"].get(k) is not None)  # fmt: skip
+            lines.append(f"- phi {g['phi']}, against `{g['naive']}`: {g['text']}: **{g['verdict']}**"
+                         + (f"; the found network's {ratios} the naive network's" if ratios else ""))  # fmt: skip
         lines.append("")
     progressive = [g for g in gaps if g["role"] == "progressive"]
     if progressive:

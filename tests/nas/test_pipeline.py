@@ -49,7 +49,15 @@ def test_run_goes_from_spec_to_trained_reported_networks(write_spec, cli, tmp_pa
     assert {g["phi"] for g in gaps} == {0, 1} and all(
         g["seeds"] == 2 and g["low"] <= g["mean"] <= g["high"] for g in gaps
     )
+    # each network's measured speed (train step at the recipe's batch, batch-1 latency), and the found/naive ratios
+    assert all(row["step_ms"] > 0 and row["latency_ms"] > 0 for row in results["networks"])
+    rows = {row["name"]: row for row in results["networks"]}
+    for g in gaps:
+        found, naive = rows[f"found-phi{g['phi']}"], rows[g["naive"]]
+        assert g["found_over_naive"]["step_ms"] == pytest.approx(found["step_ms"] / naive["step_ms"])
+        assert g["found_over_naive"]["flops"] == pytest.approx(found["flops"] / naive["flops"])
     report = (root / "report.md").read_text()
+    assert "train step ms (batch " in report and "train step" in report.split("Found minus naive")[1]
     assert "| found-phi0" in report and "95% t interval" in report and (root / "report.png").stat().st_size > 0
     assert "Progressive learning" in report and "progressive takes" in report
     # the choice, exported: ONNX with its trained weights, and a timm checkpoint
