@@ -48,6 +48,7 @@ from typing import Any
 import yaml
 
 from nas import journal
+from nas.measure.costs import StepSettings, measure_latency_ms, measure_step_time
 from nas.measure.stats import paired_gap
 from nas.progress import format_duration
 from nas.training.data import DataSpec
@@ -335,6 +336,24 @@ def main() -> None:
     report(args, nets, done, best, budget, search_seconds, run)
 
 
+def speeds(out: Path, nets: list[Network], resolution: int) -> dict[str, dict[str, float]]:
+    """Each network's measured CPU speed as the full recipe trains it (Fashion-MNIST: 1 channel,
+    10 classes, ``resolution`` px, one thread): the training step at batch 128 (median of 10
+    after 3) and a batch-1 forward pass (median of 20 after 5), by architecture hash, kept in
+    ``speeds.json`` in ``--out`` (measured once, after the training, with the machine otherwise idle)."""
+    path = out / "speeds.json"
+    known: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.exists() else {}
+    for n in nets:
+        key = architecture_hash(n.arch)
+        if key not in known:
+            step = measure_step_time(n.arch, StepSettings(batch_size=128, resolution=resolution, threads=1),
+                                     num_classes=10, in_channels=1)  # fmt: skip
+            latency = measure_latency_ms(n.arch, resolution=resolution, num_classes=10, warmup=5, runs=20)
+            known[key] = {"step_ms": step.median_ms, "latency_ms": latency}
+            journal.write_data(path, known)
+    return known
+
+
 def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, int], dict[str, Any]],
            best: dict[str, Any], budget: float, search_seconds: float | None, run: Path) -> None:  # fmt: skip
     """Print the table and the two figures from the runs finished so far (``complete`` says
@@ -353,16 +372,19 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         return f"{100 * statistics.fmean(acc):>8.2f} ± {100 * spread(acc):.2f}% ({len(acc)})" if acc else "not yet"
 
     found = nets[0]
+    speed = speeds(Path(args.out), nets, args.resolution) if complete else {}
     print(f"\nbudget {budget / 1e6:g}M FLOPs at 224 px; full recipe ({args.recipe}): every training image, "
           f"{args.epochs} epochs at {args.resolution} px, {args.seeds} seeds, test split"
           + ("" if complete else "; INCOMPLETE"))  # fmt: skip
     if search_seconds is not None:
         print(f"search + verification: {format_duration(search_seconds)}")
     print(f"{'network':<26} {'FLOPs@224':>10} {'x budget':>8} {'params':>8} {'test accuracy (seeds)':>23} "
-          f"{'train min':>9}")  # fmt: skip
+          f"{'train min':>9} {'step ms':>8} {'lat. ms':>8}")  # fmt: skip
     for n in nets:
+        ms = speed.get(architecture_hash(n.arch), {})
         print(f"{n.label:<26} {n.flops / 1e6:>9.1f}M {n.flops / budget:>8.2f} {n.params / 1e6:>7.2f}M "
-              f"{accuracy(n.label):>23} {seconds[n.label] / 60:>9.1f}")  # fmt: skip
+              f"{accuracy(n.label):>23} {seconds[n.label] / 60:>9.1f} {ms.get('step_ms', math.nan):>8.1f} "
+              f"{ms.get('latency_ms', math.nan):>8.2f}")  # fmt: skip
     by_seed = {n.label: {s: r["test"] for s, r in runs[n.label].items()} for n in nets}
     gaps: dict[str, Any] = {}
     for n in nets[1 : 1 + len(args.rules.split(",")) + bool(args.random_arm)]:  # random search, each naive rule
@@ -370,8 +392,12 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         if gap is None:
             continue
         verdict = "found beats it" if gap.beats else ("found loses to it" if gap.loses else "no difference shown")
-        print(f"found - {n.label}: {gap.text()}: {verdict}")
-        gaps[n.label] = {**dataclasses.asdict(gap), "verdict": verdict}
+        ours, theirs = speed.get(architecture_hash(found.arch), {}), speed.get(architecture_hash(n.arch), {})
+        measured = [k for k in ("step_ms", "latency_ms") if k in ours and k in theirs]
+        ratios: dict[str, float] = {"flops": found.flops / n.flops, **{k: ours[k] / theirs[k] for k in measured}}
+        print(f"found - {n.label}: {gap.text()}: {verdict}; found/it: "
+              + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))  # fmt: skip
+        gaps[n.label] = {**dataclasses.asdict(gap), "verdict": verdict, "found_over_it": ratios}
     naive_means = {n.label: statistics.fmean(test[n.label]) for n in nets if n.naive and n.label in gaps}
     strongest = max(naive_means, key=lambda label: naive_means[label]) if naive_means else None
     if strongest is not None:
@@ -405,6 +431,7 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
             "seeds": args.seeds,
             "batch_size": 128,
             "score": "test",
+            "speed": "step_ms: one training step at batch 128, latency_ms: batch 1; one CPU thread, 1x32x32 input",
             "threads_per_run": sorted(
                 {int(r.get("threads", 2)) for by_seed in runs.values() for r in by_seed.values()}
             ),
@@ -421,6 +448,7 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
                 "architecture": architecture_to_dict(n.arch),
                 "test": test[n.label],
                 "train_seconds": seconds[n.label],
+                **speed.get(architecture_hash(n.arch), {}),
             }
             for n in nets
         ],
