@@ -187,17 +187,27 @@ class RunPlan:
         """The proxy's dataset (the training subset drawn with the experiment's seed)."""
         return load_dataset(self.data, seed=self.spec.seed)
 
-    def verify_train(self, seed: int) -> TrainConfig:
-        """Verification's recipe: the proxy's, for ``verify.epochs`` epochs with ``seed``."""
+    @property
+    def final_rung(self) -> int:
+        """The verification rung that decides (the last of ``VerifySpec.ladder``)."""
+        return len(self.spec.verify.ladder) - 1
+
+    def verify_train(self, seed: int, rung: int | None = None) -> TrainConfig:
+        """Verification's recipe: the proxy's, for ``verify.epochs`` epochs (rung ``rung``'s,
+        when given: ``VerifySpec.ladder``) with ``seed``."""
         epochs = self.spec.verify.epochs or self.train.epochs
+        if rung is not None:
+            epochs = self.spec.verify.ladder[rung].epochs
         progressive = self.train.progressive
         if progressive is not None and progressive.stages is not None:
             progressive = dataclasses.replace(progressive, stages=min(progressive.stages, epochs))
         return dataclasses.replace(self.train, epochs=epochs, seed=seed, progressive=progressive)
 
-    def load_verify_data(self, log: Callable[[str], None] = print) -> Dataset:
-        """Verification's dataset: ``verify.train_size`` images, or all when the source has fewer."""
-        data = dataclasses.replace(self.data, train_size=self.spec.verify.train_size)
+    def load_verify_data(self, log: Callable[[str], None] = print, rung: int | None = None) -> Dataset:
+        """Verification's dataset: ``verify.train_size`` images (rung ``rung``'s, when given),
+        or all when the source has fewer."""
+        size = self.spec.verify.train_size if rung is None else self.spec.verify.ladder[rung].train_size
+        data = dataclasses.replace(self.data, train_size=size)
         try:
             return load_dataset(data, seed=self.spec.seed)
         except DataError as exc:

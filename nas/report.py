@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import io
 import math
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from nas.progress import MS_METRICS, plottable
 from nas.search.choice import Choice, final_choice
 from nas.search.results import pareto_trials, ranked_trials
 from nas.search.screen import screen_history
-from nas.search.verify import Verified
+from nas.search.verify import NAIVE_NUMBERS, Verified, read_runs
 from search_spaces import architecture_from_record, dumps_architecture
 from search_spaces.files import OutputDir
 
@@ -162,7 +163,8 @@ def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_sec
     cost = sum(r.seconds for r in rows)
     kind = "acc" if key == "accuracy" else "r"
     lines = ["", f"## Verification (top {len(rows)} by proxy {key})", "",
-             f"Retrained with {v.seeds} seeds, {v.epochs} epochs, {v.train_size or 'all'} training images each. "
+             f"Retrained with {v.seeds} seeds, {v.epochs} epochs, {v.train_size or 'all'} training images each"
+             + (f" (the last of {len(v.ladder)} rungs)" if len(v.ladder) > 1 else "") + ". "
              f"Verification cost {cost:.0f} s of training, reported apart from the search's {search_seconds:.0f} s. "
              f"Kendall tau between the proxy and the verified order: {tau:.2f}.",
              "", f"| trial | proxy {key} | proxy rank | verified {key} (mean ± std, runs) | verified rank | held |",
@@ -171,6 +173,39 @@ def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_sec
         verified_rank = by_verified.index(r) + 1
         lines.append(f"| {r.trial} | {_fmt(r.proxy, kind)} | {rank} | {_fmt(r.mean, kind)} ± {_fmt(r.std, kind)} "
                      f"({r.runs}) | {verified_rank} | {'yes' if rank == verified_rank else 'no'} |")  # fmt: skip
+    return lines
+
+
+def _rung_lines(plan: RunPlan, run_dir: Path) -> list[str]:
+    """With verification rungs (successive halving): each network's mean verified score on
+    every rung it reached, best of the last rung first, and what the rungs cost in all."""
+    ladder = plan.spec.verify.ladder
+    if len(ladder) < 2:
+        return []
+    key, runs = plan.objective.score_key, read_runs(run_dir)
+    scores: dict[int, dict[int, list[float]]] = {}
+    for (trial, _, rung), r in runs.items():
+        if r["status"] == "ok" and r.get(key) is not None:
+            scores.setdefault(trial, {}).setdefault(rung, []).append(float(r[key]))
+    if not scores:
+        return []
+    names = {number: f"naive ({rule})" for rule, number in NAIVE_NUMBERS.items()}
+    kind = "acc" if key == "accuracy" else "r"
+
+    def order(trial: int) -> tuple[int, float]:
+        top = max(scores[trial])
+        return -top, -statistics.fmean(scores[trial][top])
+
+    lines = ["", f"## Verification rungs (the best {plan.spec.verify.promote:.0%} go on after each)", "",
+             "| network | " + " | ".join(f"rung {i + 1}: {r.epochs} epochs, {r.train_size or 'all'} images"
+                                       for i, r in enumerate(ladder)) + " |",
+             "|---|" + "---|" * len(ladder)]  # fmt: skip
+    for trial in sorted(scores, key=order):
+        cells = [_fmt(statistics.fmean(scores[trial][i]), kind) if i in scores[trial] else "-"
+                 for i in range(len(ladder))]  # fmt: skip
+        lines.append(f"| {names.get(trial, f'trial {trial}')} | " + " | ".join(cells) + " |")
+    lines += ["", f"The rungs cost {sum(float(r['seconds']) for r in runs.values()):.0f} s of training in all "
+              f"(mean verified {key} over seeds)."]  # fmt: skip
     return lines
 
 
@@ -202,6 +237,7 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
     lines = _summary_lines(plan, trials, choice)
     lines += _top_lines(plan, ranked_trials(study, plan.objective)[:top_k])
     lines += _verification_lines(plan, verified, sum(t.user_attrs.get("seconds", 0.0) for t in trials))
+    lines += _rung_lines(plan, run_dir)
     lines += ["", f"## Pareto set ({len(front)}, `pareto/`)", "", "| trial | accuracy | cost |", "|---|---|---|"]
     for t in front:
         lines.append(f"| {t.number} | {_fmt(t.user_attrs['accuracy'], 'acc')} | {t.user_attrs['cost']:.6g} |")

@@ -31,6 +31,7 @@ __all__ = [
     "OutputSpec",
     "ProxySpec",
     "RaySpec",
+    "RungSpec",
     "ScaleSpec",
     "SearchSpec",
     "SpaceSpec",
@@ -422,12 +423,31 @@ class ScaleSpec:
 
 
 @dataclass(frozen=True)
+class RungSpec:
+    """One rung of verification: ``epochs`` epochs on ``train_size`` training images (None: all)."""
+
+    epochs: int
+    train_size: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "train_size"):
+            count = getattr(self, name)
+            if count is not None and count < 1:
+                raise _fail(name, "must be >= 1", count)
+
+
+@dataclass(frozen=True)
 class VerifySpec:
     """Top-k re-evaluation after the search (``nas.search.verify``; MnasNet retrained its top 15).
 
     Left out, ``enabled`` is on for real datasets (all but ``digits`` and ``synthetic``),
     ``epochs`` is twice the proxy's and ``train_size`` twice the proxy's subset (all the
     training images when the proxy uses all); ``train_size: null`` written out means all.
+
+    ``rungs`` (successive halving, as in ASHA and BOHB): the top k climb rungs of growing
+    training, and after each rung only the best ``promote`` share of them (at least one)
+    goes on; the naive networks run on every rung, and the last rung decides. ``epochs`` and
+    ``train_size`` are then the last rung's. Left out: one rung, ``epochs`` on ``train_size``.
     """
 
     enabled: bool | None = None
@@ -435,12 +455,29 @@ class VerifySpec:
     seeds: int = 3
     epochs: int | None = None
     train_size: int | None = None
+    rungs: tuple[RungSpec, ...] | None = None
+    promote: float = 1 / 3
 
     def __post_init__(self) -> None:
         for name in ("top_k", "seeds", "epochs", "train_size"):
             count = getattr(self, name)
             if count is not None and count < 1:
                 raise _fail(name, "must be >= 1", count)
+        if not 0 < self.promote <= 1:
+            raise _fail("promote", "must be in (0, 1]", self.promote)
+        if self.rungs is not None:
+            last = self.rungs[-1]
+            for name in ("epochs", "train_size"):
+                given = getattr(self, name)
+                if given is not None and given != getattr(last, name):
+                    raise _fail(name, f"must be the last rung's ({getattr(last, name)}) when rungs are given", given)
+
+    @property
+    def ladder(self) -> tuple[RungSpec, ...]:
+        """The rungs verification climbs: ``rungs``, or the one rung ``epochs`` on ``train_size``."""
+        if self.rungs is not None:
+            return self.rungs
+        return (RungSpec(epochs=self.epochs or 1, train_size=self.train_size),)
 
 
 @dataclass(frozen=True)
@@ -655,6 +692,8 @@ def _resolve_verify(spec: ExperimentSpec, given: dict[str, Any]) -> VerifySpec:
     changes: dict[str, Any] = {}
     if v.enabled is None:
         changes["enabled"] = data.dataset not in ("digits", "synthetic")
+    if v.rungs is not None:  # the last rung's recipe, written out
+        return dataclasses.replace(v, **changes, epochs=v.rungs[-1].epochs, train_size=v.rungs[-1].train_size)
     if v.epochs is None:
         changes["epochs"] = 2 * train.epochs
     if "train_size" not in given and data.train_size is not None:

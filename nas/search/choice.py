@@ -71,7 +71,7 @@ class Choice:
 def final_choice(plan: RunPlan, study: optuna.Study, run_dir: Path) -> Choice:
     """Decide the run's answer from ``study`` and ``run_dir``'s verification journal."""
     objective = plan.objective
-    done = read_verified(run_dir)
+    done = read_verified(run_dir, plan.final_rung)
     results = verified_results(plan, study, run_dir, done)
     naive = {rule: results.pop(n) for rule, n in NAIVE_NUMBERS.items() if n in results}
     best = best_trial(study, objective)

@@ -50,6 +50,8 @@ __all__ = [
     "candidates",
     "naive_contender",
     "naive_contenders",
+    "promoted",
+    "read_runs",
     "read_verified",
     "run_verification",
     "summarize",
@@ -139,23 +141,34 @@ def naive_contender(plan: RunPlan, chosen: list[Any] | None = None) -> Contender
     return naive_contenders(plan, chosen).get("width")
 
 
-def read_verified(run_dir: Path) -> dict[tuple[int, int], dict[str, Any]]:
-    """Finished verification runs by (trial, seed); a torn last line is skipped."""
-    return {(r["trial"], r["seed"]): r for r in journal.read(run_dir / VERIFY_FILE) if _complete(r)}
+def read_runs(run_dir: Path) -> dict[tuple[int, int, int], dict[str, Any]]:
+    """Every finished verification run by (trial, seed, rung); a torn last line is skipped.
+    A record without ``rung`` (one-rung verification) is rung 0."""
+    out = {}
+    for r in journal.read(run_dir / VERIFY_FILE):
+        if _complete(r):
+            out[(r["trial"], r["seed"], r.get("rung", 0))] = r
+    return out
+
+
+def read_verified(run_dir: Path, rung: int = 0) -> dict[tuple[int, int], dict[str, Any]]:
+    """The finished runs of one rung (the last decides: ``RunPlan.final_rung``) by (trial, seed)."""
+    return {(trial, seed): r for (trial, seed, at), r in read_runs(run_dir).items() if at == rung}
 
 
 def _complete(record: dict[str, Any]) -> bool:
     """A verification record with every field, of the right type (an edited or foreign line is skipped)."""
     numbers = all(isinstance(record.get(k), (int, float)) and not isinstance(record.get(k), bool)
                   for k in ("accuracy", "seconds"))  # fmt: skip
-    ids = all(type(record.get(k)) is int for k in ("trial", "seed"))
+    ids = all(type(record.get(k)) is int for k in ("trial", "seed")) and type(record.get("rung", 0)) is int
     reward = record.get("reward") is None or isinstance(record.get("reward"), (int, float))
     return numbers and ids and reward and record.get("status") in ("ok", "failed")
 
 
-def verify_accuracy(arch: Architecture, data: Dataset, plan: RunPlan, seed: int) -> tuple[float, float, str]:
-    """(validation accuracy or NaN, seconds, failure reason) of one verification run."""
-    result = train(arch, data, plan.verify_train(seed))
+def verify_accuracy(arch: Architecture, data: Dataset, plan: RunPlan, seed: int,
+                    rung: int = 0) -> tuple[float, float, str]:  # fmt: skip
+    """(validation accuracy or NaN, seconds, failure reason) of one verification run on ``rung``."""
+    result = train(arch, data, plan.verify_train(seed, rung))
     if result.status != "ok":
         return math.nan, result.seconds, result.reason
     return result.val_accuracy, result.seconds, ""
@@ -163,41 +176,71 @@ def verify_accuracy(arch: Architecture, data: Dataset, plan: RunPlan, seed: int)
 
 def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
                      log: Callable[[str], None] = print) -> dict[int, Verified]:  # fmt: skip
-    """Retrain the top-k candidates and every naive network with every seed not yet in ``verify.jsonl``."""
+    """Retrain the top-k candidates and every naive network with every seed not yet in ``verify.jsonl``.
+
+    With rungs (``verify.rungs``, successive halving), the candidates climb them: after each
+    rung the best ``verify.promote`` share by mean verified score goes on (at least one), and
+    the naive networks run on every rung. Promotion is decided from the journal alone, so a
+    resumed verification promotes the same networks. The last rung's runs are returned.
+    """
     spec, objective = plan.spec, plan.objective
     v = spec.verify
+    ladder = v.ladder
     chosen = _to_verify(plan, study)
+    carried = {c.number for c in naive_contenders(plan, [c for c in chosen if c.number >= 0]).values()}
     seeds = [spec.seed + i for i in range(v.seeds)]
     path = run_dir / VERIFY_FILE
-    done = read_verified(run_dir)
-    journal.compact(path, list(done.values()))
-    todo = [(t, s) for t in chosen for s in seeds if (t.number, s) not in done]
-    total = len(chosen) * len(seeds)
+    runs = read_runs(run_dir)
+    journal.compact(path, list(runs.values()))
+    climbing = [c for c in chosen if c.number not in carried]
     naive = [c.user_attrs["naive_rule"] for c in chosen if c.number < 0]
     naive_note = f" and the naive networks ({', '.join(naive)})" if naive else ""
+    recipes = ", then ".join(f"{r.epochs} epochs on {r.train_size or 'all'} training images" for r in ladder)
+    halving = f" (rungs: the best {v.promote:.0%} of the candidates go on after each)" if len(ladder) > 1 else ""
     log(f"verification: top {len(chosen) - len(naive)} by proxy {objective.score_key}{naive_note}, "
-        f"{len(seeds)} seeds each, "
-        f"{v.epochs} epochs on {v.train_size or 'all'} training images; "
-        f"{total - len(todo)}/{total} runs done, {len(todo)} to run")  # fmt: skip
-    if todo:
-        data = plan.load_verify_data(log)
-        started = time.perf_counter()
-        for i, (trial, seed) in enumerate(todo, 1):
-            a = trial.user_attrs
-            arch = architecture_from_record(a["architecture"])
-            accuracy, seconds, reason = verify_accuracy(arch, data, plan, seed)
-            reward = objective.reward(objective.values(accuracy, a))
-            record = {"trial": trial.number, "seed": seed, "accuracy": accuracy, "reward": reward,
-                      "seconds": seconds, "status": "failed" if reason else "ok", "reason": reason}  # fmt: skip
-            journal.append(path, record)
-            done[(trial.number, seed)] = record
-            left = (time.perf_counter() - started) / i * (len(todo) - i)
-            who = f"naive network ({a['naive_rule']})" if trial.number < 0 else f"trial {trial.number}"
-            log(f"[verify {total - len(todo) + i}/{total}] {who} seed {seed}: "
-                f"acc {100 * accuracy:.2f}%" + (f"  reward {reward:.4f}" if reward is not None else "")
-                + (f"  ({reason})" if reason else "")
-                + f" | {seconds:.0f}s | left ~{format_duration(left)}")  # fmt: skip
+        f"{len(seeds)} seeds each, {recipes}{halving}")  # fmt: skip
+    done: dict[tuple[int, int], dict[str, Any]] = {}
+    for rung in range(len(ladder)):
+        entrants = climbing + [c for c in chosen if c.number in carried]
+        done = {(t, s): r for (t, s, at), r in runs.items() if at == rung}
+        todo = [(t, s) for t in entrants for s in seeds if (t.number, s) not in done]
+        total = len(entrants) * len(seeds)
+        where = f"rung {rung + 1}/{len(ladder)}: " if len(ladder) > 1 else ""
+        log(f"verification: {where}{len(entrants)} networks, {total - len(todo)}/{total} runs done, "
+            f"{len(todo)} to run")  # fmt: skip
+        if todo:
+            data = plan.load_verify_data(log, rung)
+            started = time.perf_counter()
+            for i, (trial, seed) in enumerate(todo, 1):
+                a = trial.user_attrs
+                arch = architecture_from_record(a["architecture"])
+                accuracy, seconds, reason = verify_accuracy(arch, data, plan, seed, rung)
+                reward = objective.reward(objective.values(accuracy, a))
+                record = {"trial": trial.number, "seed": seed, "rung": rung, "accuracy": accuracy, "reward": reward,
+                          "seconds": seconds, "status": "failed" if reason else "ok", "reason": reason}  # fmt: skip
+                journal.append(path, record)
+                done[(trial.number, seed)] = runs[(trial.number, seed, rung)] = record
+                left = (time.perf_counter() - started) / i * (len(todo) - i)
+                who = f"naive network ({a['naive_rule']})" if trial.number < 0 else f"trial {trial.number}"
+                log(f"[verify {where}{total - len(todo) + i}/{total}] {who} seed {seed}: "
+                    f"acc {100 * accuracy:.2f}%" + (f"  reward {reward:.4f}" if reward is not None else "")
+                    + (f"  ({reason})" if reason else "")
+                    + f" | {seconds:.0f}s | left ~{format_duration(left)}")  # fmt: skip
+        if rung < len(ladder) - 1:
+            climbing = promoted(objective, climbing, summarize(objective, climbing, done), v.promote)
+            log(f"verification: rung {rung + 1} promotes trials {', '.join(str(c.number) for c in climbing)}")
     return summarize(objective, chosen, done)
+
+
+def promoted(objective: Objective, entrants: list[Any], scores: dict[int, Verified], share: float) -> list[Any]:
+    """The best ``share`` of ``entrants`` (at least one) by their rung's mean verified score
+    (the objective's comparison); an entrant whose every run failed is never promoted."""
+
+    def key(c: Any) -> Any:
+        return objective.sort_key(scores[c.number].mean, scores[c.number].cost, c.number)
+
+    ranked = sorted((c for c in entrants if c.number in scores), key=key)
+    return ranked[: max(1, math.ceil(share * len(entrants)))]
 
 
 def _to_verify(plan: RunPlan, study: optuna.Study) -> list[Any]:
@@ -240,7 +283,7 @@ def verified_results(plan: RunPlan, study: optuna.Study, run_dir: Path,
     then under both)."""
     chosen: list[Any] = list(candidates(plan, study))
     naive = naive_contenders(plan, chosen)
-    done = read_verified(run_dir) if done is None else done
+    done = read_verified(run_dir, plan.final_rung) if done is None else done
     out = summarize(plan.objective, [*chosen, *[c for c in naive.values() if c.number < 0]], done)
     for rule, contender in naive.items():
         if contender.number >= 0 and contender.number in out:  # a verified trial is this naive network

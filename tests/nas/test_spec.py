@@ -140,6 +140,12 @@ BAD = [
     ({"search": {"ray": {"adress": "x"}}}, "search.ray.adress: unknown key"),
     ({"search": {"storage": "study.db"}}, "search.storage: must be a database URL"),
     ({"search": {"storage": "redis://localhost/0"}}, "search.storage: must be a database URL"),
+    ({"verify": {"rungs": [{"epochs": 0}]}}, "verify.rungs[0].epochs: must be >= 1, got 0"),
+    ({"verify": {"rungs": [{"epochs": 1, "size": 5}]}}, "verify.rungs[0].size: unknown key"),
+    ({"verify": {"rungs": []}}, "verify.rungs: must list at least one choice, got []"),
+    ({"verify": {"rungs": "1,2"}}, "verify.rungs: must be a list, got '1,2'"),
+    ({"verify": {"rungs": [{"epochs": 2}], "epochs": 3}}, "verify.epochs: must be the last rung's (2) when rungs"),
+    ({"verify": {"promote": 0}}, "verify.promote: must be in (0, 1], got 0.0"),
     ({"seed": "zero"}, "seed: must be an integer, got 'zero'"),
     ({"name": ""}, "name: must be a non-empty name"),
 ]
@@ -214,3 +220,16 @@ def test_large_sources_get_the_measured_proxy_recipe(tmp_path):
     path = tmp_path / "spec.yaml"
     path.write_text(dump_spec(spec))
     assert load_spec(path) == spec  # the resolved recipe is written out, so it round-trips
+
+
+def test_verification_rungs_resolve_to_the_last_rungs_recipe(tmp_path):
+    rungs = [{"epochs": 2, "train_size": 10000}, {"epochs": 5}]
+    spec = spec_from_dict({"target": {"flops": 1e8}, "verify": {"rungs": rungs, "promote": 0.5}})
+    v = spec.verify
+    assert (v.epochs, v.train_size, v.promote) == (5, None, 0.5)
+    assert [(r.epochs, r.train_size) for r in v.ladder] == [(2, 10000), (5, None)]
+    path = tmp_path / "spec.yaml"
+    path.write_text(dump_spec(spec))
+    assert load_spec(path) == spec  # the resolved dump (last rung's epochs written out) loads again
+    one = spec_from_dict({"target": {"flops": 1e8}, "verify": {"epochs": 4, "train_size": 300}}).verify
+    assert [(r.epochs, r.train_size) for r in one.ladder] == [(4, 300)]

@@ -4,9 +4,11 @@ network trained once, and verification against the naive network."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import optuna
 import pytest
+import yaml
 
 from nas.plan import RunPlan
 from search_spaces import architecture_from_dict, architecture_hash, count_flops, preset_path
@@ -179,3 +181,52 @@ def test_a_warm_start_outside_the_space_is_a_spec_error(cli, write_spec, tmp_pat
     out = tmp_path / "run"
     code, _, err = cli("search", budget_spec(write_spec, search={"warm_start": [warm]}), "--out", out)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_rungs_promote_the_best_third_and_carry_the_naive_networks(cli, write_spec, tmp_path, monkeypatch):
+    """Successive halving: every candidate and naive network on rung 1, the best third of the
+    candidates (by a stub's score) and every naive network on rung 2, which decides; resume runs nothing."""
+    import nas.search.verify
+
+    def score(arch: Any) -> float:  # a fixed, distinct score per network
+        return 0.5 + int(architecture_hash(arch)[:6], 16) / 16**6 / 2
+
+    calls: list[tuple[str, int, int]] = []
+
+    def stub(arch, data, plan, seed, rung=0):
+        calls.append((architecture_hash(arch), seed, rung))
+        return score(arch) - 0.01 * rung, 0.01, ""
+
+    monkeypatch.setattr(nas.search.verify, "verify_accuracy", stub)
+    rungs = [{"epochs": 1, "train_size": 300}, {"epochs": 2}]
+    spec = budget_spec(write_spec, search={"trials": 6},
+                       verify={"enabled": True, "top_k": 4, "seeds": 2, "rungs": rungs})  # fmt: skip
+    out = tmp_path / "run"
+    code, stdout, err = cli("search", spec, "--out", out)
+    assert code == 0, err
+    runs = [json.loads(line) for line in (out / "verify.jsonl").read_text().splitlines()]
+    on = {rung: {r["trial"] for r in runs if r["rung"] == rung} for rung in (0, 1)}
+    assert all(sum(1 for r in runs if (r["trial"], r["rung"]) == (t, rung) and r["status"] == "ok") == 2
+               for rung in (0, 1) for t in on[rung])  # fmt: skip
+    plan = RunPlan.load(out / "spec.yaml")
+    study = optuna.load_study(study_name="s", storage=f"sqlite:///{out / 'study.db'}")
+    attrs = {t.number: t.user_attrs for t in study.trials}
+    naive = {architecture_hash(plan.naive(rule).arch) for rule in ("width", "compound", "half_depth")}
+
+    def is_naive(number: int) -> bool:
+        return number < 0 or attrs[number]["arch_hash"] in naive
+
+    climbing = sorted((n for n in on[0] if not is_naive(n)), key=lambda n: -score(
+        architecture_from_dict(attrs[n]["architecture"])))  # fmt: skip
+    assert len(climbing) >= 2 and {n for n in on[0] if is_naive(n)} == {n for n in on[1] if is_naive(n)}
+    promoted = climbing[: -(-len(climbing) // 3)]  # the best third, rounded up
+    assert {n for n in on[1] if not is_naive(n)} == set(promoted)
+    assert "rung 1 promotes trials" in stdout and "rung 2/2" in stdout
+    best = json.loads((out / "best.json").read_text())["metrics"]
+    assert best.get("trial") in on[1] or best["naive"] is True
+    report = (out / "report.md").read_text()
+    assert "## Verification rungs (the best 33% go on after each)" in report and "rung 2: 2 epochs" in report
+    assert yaml.safe_load((out / "spec.yaml").read_text())["verify"]["epochs"] == 2  # the last rung's
+    calls.clear()
+    code, stdout, err = cli("search", "--resume", "--out", out)
+    assert code == 0 and calls == [], err

@@ -47,7 +47,8 @@ def test_verification_retrains_exactly_k_candidates_with_the_seeds(write_spec, c
     assert best["trial"] == max(means, key=lambda t: (means[t], -t)) and best["verified_runs"] == 2
     # the resolved spec records the recipe
     resolved = yaml.safe_load((out / "spec.yaml").read_text())["verify"]
-    assert resolved == {"enabled": True, "top_k": 2, "seeds": 2, "epochs": 1, "train_size": None}
+    assert resolved == {"enabled": True, "top_k": 2, "seeds": 2, "epochs": 1, "train_size": None, "rungs": None,
+                        "promote": pytest.approx(1 / 3)}  # fmt: skip
 
 
 def test_best_follows_the_verified_mean_not_the_proxy(write_spec, capsys, tmp_path, monkeypatch):
@@ -65,7 +66,7 @@ def test_best_follows_the_verified_mean_not_the_proxy(write_spec, capsys, tmp_pa
     verified = {key(first): 0.5, key(second): 0.9}
     calls = []
 
-    def stub(arch, data, spec, seed):
+    def stub(arch, data, spec, seed, rung=0):
         calls.append(seed)
         return verified[architecture_hash(arch)], 0.01, ""
 
