@@ -160,21 +160,36 @@ class Network:
     naive: bool
 
 
-def networks(found: Architecture, budget: float, rules: list[str], multiples: list[float]) -> list[Network]:
+@dataclass(frozen=True)
+class Target:
+    """Where the budget is counted (the search spec's ``target``): 224 px and 1000 classes for
+    the ImageNet convention, or the size the network runs at (32 px, 10 classes natively)."""
+
+    resolution: int = 224
+    num_classes: int = 1000
+
+    def network(self, label: str, arch: Architecture, naive: bool = False) -> Network:
+        flops = count_flops(arch, resolution=self.resolution, num_classes=self.num_classes)
+        return Network(label, arch, flops, count_params(arch, num_classes=self.num_classes), naive)
+
+
+def networks(found: Architecture, budget: float, rules: list[str], multiples: list[float],
+             target: Target = Target()) -> list[Network]:  # fmt: skip
     """The found network, B0 scaled to the budget by each rule, then B0 width-scaled to each
     multiple of it (those B0 can reach). Labels name the rule: ``width B0 x0.4444``,
     ``compound B0 phi-6.03``, ``half_depth B0 x0.5555``."""
     b0 = load_architecture("efficientnet-b0")
-    out = [Network("found", found, count_flops(found, num_classes=1000), count_params(found, num_classes=1000), False)]
+    out = [target.network("found", found)]
     points = [(rule, 1.0) for rule in rules] + [("width", m) for m in multiples]
     for rule, multiple in points:
         try:
-            fit = scale_to_budget(b0, multiple * budget, rule=rule, resolution=224, num_classes=1000)
+            fit = scale_to_budget(b0, multiple * budget, rule=rule, resolution=target.resolution,
+                                  num_classes=target.num_classes)  # fmt: skip
         except ValueError as exc:
             print(f"naive ({rule}) at {multiple:g}x the budget left out: {exc}")
             continue
         label = f"{rule} B0 " + (f"phi{fit.phi:g}" if fit.phi is not None else f"x{fit.width:g}")
-        out.append(Network(label, fit.arch, fit.cost, count_params(fit.arch, num_classes=1000), True))
+        out.append(target.network(label, fit.arch, naive=True))
     return out
 
 
@@ -286,18 +301,19 @@ def main() -> None:
         row = next(n for n in earlier["networks"] if n["label"] == "found")
         run, search_seconds, budget = Path(earlier["search_run"]), earlier.get("search_seconds"), earlier["budget"]
         best, found = earlier["found_best_json"], architecture_from_dict(row["architecture"])
+        target = Target(**earlier.get("target", {}))
     else:
         run, search_seconds = search(args, out)
         best = json.loads((run / "best.json").read_text())
         found = load_architecture(run / "best.json")
-        budget = float(yaml.safe_load((run / "spec.yaml").read_text())["target"]["flops"])
+        t = yaml.safe_load((run / "spec.yaml").read_text())["target"]
+        budget, target = float(t["flops"]), Target(int(t.get("resolution", 224)), int(t.get("num_classes", 1000)))
     rules = [r for r in args.rules.split(",") if r]
-    nets = networks(found, budget, rules, [float(m) for m in args.naive_at.split(",") if m])
+    nets = networks(found, budget, rules, [float(m) for m in args.naive_at.split(",") if m], target)
     if args.random_arm:  # the random-search winner, at the same search wall time, beside the found network
         random_run, _ = search(args, out, "random")
         arch = load_architecture(random_run / "best.json")
-        nets.insert(1, Network("random search", arch, count_flops(arch, num_classes=1000),
-                               count_params(arch, num_classes=1000), False))  # fmt: skip
+        nets.insert(1, target.network("random search", arch))
     nets = [dataclasses.replace(n, arch=recipe_arch(n.arch, args.recipe)) for n in nets]
 
     log_path = out / TRAIN_LOG
@@ -333,7 +349,7 @@ def main() -> None:
         print(f"  [{i + 1}/{len(todo)}] {net.label} seed {seed}: test {100 * result.test_accuracy:.2f}% in "
               f"{result.seconds:.0f} s; about {format_duration(per_flop * left_flops)} left", flush=True)  # fmt: skip
 
-    report(args, nets, done, best, budget, search_seconds, run)
+    report(args, nets, done, best, budget, search_seconds, run, target)
 
 
 def speeds(out: Path, nets: list[Network], resolution: int) -> dict[str, dict[str, float]]:
@@ -355,7 +371,8 @@ def speeds(out: Path, nets: list[Network], resolution: int) -> dict[str, dict[st
 
 
 def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, int], dict[str, Any]],
-           best: dict[str, Any], budget: float, search_seconds: float | None, run: Path) -> None:  # fmt: skip
+           best: dict[str, Any], budget: float, search_seconds: float | None, run: Path,
+           target: Target) -> None:  # fmt: skip
     """Print the table and the two figures from the runs finished so far (``complete`` says
     whether every run is in); write results.json (and ``--data``)."""
     runs = {n.label: {s: done[(architecture_hash(n.arch), s)] for s in range(args.seeds)
@@ -373,12 +390,14 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
 
     found = nets[0]
     speed = speeds(Path(args.out), nets, args.resolution) if complete else {}
-    print(f"\nbudget {budget / 1e6:g}M FLOPs at 224 px; full recipe ({args.recipe}): every training image, "
+    where = f"{target.resolution} px, {target.num_classes} classes"
+    print(f"\nbudget {budget / 1e6:g}M FLOPs at {where}; full recipe ({args.recipe}): every training image, "
           f"{args.epochs} epochs at {args.resolution} px, {args.seeds} seeds, test split"
           + ("" if complete else "; INCOMPLETE"))  # fmt: skip
     if search_seconds is not None:
         print(f"search + verification: {format_duration(search_seconds)}")
-    print(f"{'network':<26} {'FLOPs@224':>10} {'x budget':>8} {'params':>8} {'test accuracy (seeds)':>23} "
+    flops_at = f"FLOPs@{target.resolution}"
+    print(f"{'network':<26} {flops_at:>10} {'x budget':>8} {'params':>8} {'test accuracy (seeds)':>23} "
           f"{'train min':>9} {'step ms':>8} {'lat. ms':>8}")  # fmt: skip
     for n in nets:
         ms = speed.get(architecture_hash(n.arch), {})
@@ -421,6 +440,7 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
 
     results = {
         "budget": budget,
+        "target": dataclasses.asdict(target),
         "recipe": {
             "dataset": "fashion-mnist",
             "name": args.recipe,
