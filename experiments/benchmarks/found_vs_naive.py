@@ -1,22 +1,30 @@
-"""The headline benchmark: a searched custom B0 against B0 scaled naively, at the user's budget.
+"""The headline benchmark: a searched custom B0 against B0 scaled naively, and against other
+search strategies, at the user's budget.
 
 1. ``nas search`` for a custom B0 at ``--budget`` FLOPs (224 px, 1000 classes; soft MnasNet
-   reward; every candidate fitted into [0.9 T, T]) with a Fashion-MNIST proxy, within
-   ``--search-minutes`` (``search.timeout_minutes``), followed by verification (the top
-   ``--verify-k`` and the naive network retrained), which picks ``best.json``.
-   ``--search-run DIR`` takes the found network from an earlier ``nas search`` run instead,
-   ``--found-from FILE`` from the ``found`` row of an earlier results file.
-2. The naive networks: ``efficientnet-b0`` scaled to the budget by every rule of
+   reward; every candidate fitted into [0.9 T, T]; the depth choices centred on the budget
+   unless ``--layers``) with a Fashion-MNIST proxy, within ``--trials`` or
+   ``--search-minutes``, followed by verification (the top ``--verify-k`` and every naive
+   network retrained), which picks ``best.json``. ``--search-run DIR`` takes the found
+   network from an earlier ``nas search`` (or ``nas run``'s ``search/``) instead, with its
+   own spec and target; ``--found-from FILE`` from the ``found`` row of an earlier results file.
+2. The arms (``--arms random,evolution:1,...``): the same search with another
+   ``search.sampler`` (and search seed), the same space, fit, proxy, verification and trial
+   cap; each arm's verified winner is trained beside the found network.
+3. The naive networks: ``efficientnet-b0`` scaled to the budget by every rule of
    ``--rules`` (``scaling.NAIVE_RULES``: width only, EfficientNet's compound rule, depth
    halved then width; ``scaling.scale_to_budget``), and width-scaled to ``--naive-at``
    multiples of it (EfficientNet's baseline, P1 §3.3).
-3. Every network is trained with one full recipe: every training image, ``--epochs`` epochs
+4. Every network is trained with one full recipe: every training image, ``--epochs`` epochs
    at ``--resolution`` px, ``--seeds`` seeds; the test split is scored once per run.
    ``--recipe own`` keeps each architecture's dropout and drop-path; ``--recipe plain``
-   trains without either (AdamW one-cycle, as both recipes do).
-4. Two figures, as EfficientNet gives them (P1 Table 2, Fig. 1):
-   - the accuracy gap at the budget: found minus each naive network, paired by seed, with
-     the 95% t interval of the mean per-seed difference (``nas.measure.stats``);
+   trains without either (AdamW one-cycle, as both recipes do). ``--runs-from`` reuses the
+   runs of an earlier results file or ``nas run`` directory with the same recipe.
+5. The figures, as EfficientNet gives them (P1 Table 2, Fig. 1):
+   - the accuracy gap at the budget: found minus each arm's winner and each naive network,
+     paired by seed, with the 95% t interval of the mean per-seed difference
+     (``nas.measure.stats``), beside the found/naive ratios of FLOPs and of the measured
+     training step time and batch-1 latency (``speeds.json``);
    - the FLOPs ratio: the found network's FLOPs over the FLOPs naive scaling needs for the
      found network's mean accuracy, interpolated linearly in log FLOPs between the naive
      points (a bound when the accuracy lies outside them).
@@ -26,7 +34,8 @@ resumes with the same command (an interrupted search resumes too). ``--data FILE
 writes the results there (the repository keeps them under ``experiments/data/``).
 
 Usage: ``python experiments/benchmarks/found_vs_naive.py --budget 25e6 --out runs/fvn-25m
-[--search-minutes 60] [--epochs 10] [--seeds 3] [--naive-at 1.4,2]``.
+[--arms random] [--recipe plain] [--epochs 10] [--seeds 3] [--naive-at 1.4,2]``, or
+``--search-run runs/pipeline-fm/search --arms random --naive-at ""`` for a finished search.
 Needs Debian's dataset-fashion-mnist.
 """
 
@@ -51,6 +60,7 @@ from nas import journal
 from nas.measure.costs import StepSettings, measure_latency_ms, measure_step_time
 from nas.measure.stats import paired_gap
 from nas.progress import format_duration
+from nas.spec import SAMPLERS
 from nas.training.data import DataSpec
 from nas.training.threads import worker_threads
 from nas.training.train import TrainConfig
@@ -70,21 +80,46 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAIN_LOG = "train.jsonl"
 
 
+@dataclass(frozen=True)
+class Arm:
+    """Another search beside the found network's: the same spec with ``sampler`` (``random``,
+    ``evolution``, ``local``, or ``tpe`` again) and, when given, another search ``seed``."""
+
+    sampler: str
+    seed: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.sampler + ("" if self.seed is None else f"-seed{self.seed}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.sampler} search" + ("" if self.seed is None else f" (seed {self.seed})")
+
+
+def parse_arms(text: str) -> list[Arm]:
+    """``random,evolution:1,tpe:2``: samplers, each with an optional search seed."""
+    arms = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        sampler, _, seed = item.partition(":")
+        if sampler not in SAMPLERS or (seed and not seed.isdigit()):
+            raise SystemExit(f"--arms: {item!r} is not SAMPLER[:SEED] with a sampler of {', '.join(SAMPLERS)}")
+        arms.append(Arm(sampler, int(seed) if seed else None))
+    return arms
+
+
 def search_spec(args: argparse.Namespace, sampler: str = "tpe") -> dict[str, Any]:
-    """The search: the space and proxy of ``experiments/custom_b0_fashion_mnist.yaml`` at ``--budget``,
-    with ``sampler`` (``random`` for the random-search arm: the same space, fit, proxy,
-    verification and wall time)."""
+    """The search at ``--budget``: the default space (its depth choices centred on the budget,
+    ``nas.spec``; ``--layers`` gives them instead) and the 10,000-image, 2-epoch Fashion-MNIST
+    proxy of ``experiments/pipeline_fashion_mnist.yaml``, with ``sampler``."""
+    space: dict[str, Any] = {"base": "efficientnet-b0", "kernel": [3, 5], "expand": [1, 3, 6], "se": [0.0, 0.25],
+                             "width": [0.75, 1.0, 1.25]}  # fmt: skip
+    if args.layers:
+        space["layers"] = [int(d) for d in args.layers.split(",")]
     return {
-        "name": f"found-vs-naive-{args.budget / 1e6:g}m" + ("" if sampler == "tpe" else f"-{sampler}"),
+        "name": f"found-vs-naive-{args.budget / 1e6:g}m",
         "seed": args.search_seed,
-        "space": {
-            "base": "efficientnet-b0",
-            "kernel": [3, 5],
-            "expand": [1, 3, 6],
-            "se": [0.0, 0.25],
-            "layers": [-1, 0, 1],
-            "width": [0.75, 1.0, 1.25],
-        },
+        "space": space,
         "target": {"resolution": 224, "num_classes": 1000, "flops": args.budget, "lower": 0.9},
         "objective": {"type": "mnas", "mode": "soft"},
         "proxy": {
@@ -101,37 +136,39 @@ def search_spec(args: argparse.Namespace, sampler: str = "tpe") -> dict[str, Any
             "pruner": "median",
             "timeout_minutes": args.search_minutes,
         },
-        "verify": {"top_k": args.verify_k, "seeds": 2},
+        "verify": {"top_k": args.verify_k, "seeds": 3},
     }
 
 
-def arm_spec(run: Path, sampler: str) -> dict[str, Any]:
-    """The spec of a finished search run (its resolved ``spec.yaml``: space, fit, proxy,
-    verification, trial cap and minutes) with another ``search.sampler``: an arm that differs
-    from that search in its strategy only."""
-    spec = yaml.safe_load((run / "spec.yaml").read_text())
-    spec["search"]["sampler"] = sampler
-    spec["name"] = f"{spec['name']}-{sampler}"
+def arm_spec(spec: dict[str, Any], arm: Arm) -> dict[str, Any]:
+    """``spec`` (the found network's search: space, fit, proxy, verification, trial cap and
+    minutes) with the arm's sampler and seed: an arm that differs in its strategy only."""
+    spec = {**spec, "search": {**spec["search"], "sampler": arm.sampler}, "name": f"{spec['name']}-{arm.name}"}
+    if arm.seed is not None:
+        spec["seed"] = arm.seed
     return spec
 
 
-def search(args: argparse.Namespace, out: Path, sampler: str = "tpe") -> tuple[Path, float | None]:
+def search(args: argparse.Namespace, out: Path, arm: Arm | None = None) -> tuple[Path, float | None]:
     """The search run's directory (run, resumed or given) and its seconds (None when given).
 
-    With ``--search-run``, another sampler's arm searches with that run's own spec
-    (``arm_spec``); ``--random-run`` gives the random arm's finished run instead."""
-    if args.search_run and sampler == "tpe":
+    ``arm`` None is the found network's search (``--search-run`` gives a finished one). An
+    arm searches with that search's own spec (``arm_spec``); ``--arm-run`` gives a finished arm."""
+    if arm is None and args.search_run:
         return Path(args.search_run), None
-    if args.random_run and sampler == "random":
-        return Path(args.random_run), _seconds(Path(args.random_run))
-    suffix = "" if sampler == "tpe" else f"-{sampler}"
+    given = dict(item.split("=", 1) for item in args.arm_run) if arm is not None else {}
+    if arm is not None and arm.name in given:
+        return Path(given[arm.name]), _seconds(Path(given[arm.name]))
+    suffix = "" if arm is None else f"-{arm.name}"
     run = out / f"search{suffix}"
     timing = out / f"search{suffix}_seconds.json"
     if (run / "best.json").exists():
         return run, json.loads(timing.read_text()) if timing.exists() else None
     spec_path = out / f"search{suffix}.yaml"
     if not spec_path.exists():
-        spec = arm_spec(Path(args.search_run), sampler) if args.search_run else search_spec(args, sampler)
+        found = (yaml.safe_load((Path(args.search_run) / "spec.yaml").read_text()) if args.search_run
+                 else search_spec(args))  # fmt: skip
+        spec = found if arm is None else arm_spec(found, arm)
         spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     cmd = [sys.executable, "-m", "nas", "search", str(spec_path), "--out", str(run)]
     if run.exists():
@@ -269,9 +306,14 @@ def main() -> None:
         "--runs-from",
         help="take the runs of this results file or nas run directory (same recipe) instead of training them",
     )
-    random_help = "also search with search.sampler: random (the same space, proxy, verification and minutes)"
-    parser.add_argument("--random-arm", action="store_true", help=random_help)
-    parser.add_argument("--random-run", help="with --random-arm: take its winner from this finished nas search run")
+    arms_help = ("other searches beside the found network's, SAMPLER[:SEED],...: the same space, fit, proxy, "
+                 "verification and trial cap or minutes with another search.sampler (and seed)")  # fmt: skip
+    parser.add_argument("--arms", default="", help=arms_help)
+    parser.add_argument("--random-arm", action="store_true", help="the same as --arms random")
+    parser.add_argument("--arm-run", action="append", default=[], metavar="ARM=DIR",
+                        help="an arm's finished nas search run (ARM: random, random-seed1, ...)")  # fmt: skip
+    parser.add_argument("--random-run", help="the same as --arm-run random=DIR")
+    parser.add_argument("--layers", help="the space's layer deltas (default: centred on the budget), e.g. -1,0,1")
     parser.add_argument(
         "--rules", default=",".join(NAIVE_RULES), help="naive rules at the budget (scaling.NAIVE_RULES)"
     )
@@ -293,6 +335,8 @@ def main() -> None:
     )
     parser.add_argument("--report", action="store_true", help="only report the runs finished so far")
     args = parser.parse_args()
+    arms = parse_arms(args.arms + (",random" if args.random_arm else ""))
+    args.arm_run += [f"random={args.random_run}"] if args.random_run else []
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -310,10 +354,11 @@ def main() -> None:
         budget, target = float(t["flops"]), Target(int(t.get("resolution", 224)), int(t.get("num_classes", 1000)))
     rules = [r for r in args.rules.split(",") if r]
     nets = networks(found, budget, rules, [float(m) for m in args.naive_at.split(",") if m], target)
-    if args.random_arm:  # the random-search winner, at the same search wall time, beside the found network
-        random_run, _ = search(args, out, "random")
-        arch = load_architecture(random_run / "best.json")
-        nets.insert(1, target.network("random search", arch))
+    arm_runs: dict[str, dict[str, Any]] = {}
+    for i, arm in enumerate(arms, 1):  # each arm's verified winner, beside the found network
+        arm_run, seconds = search(args, out, arm)
+        arm_runs[arm.label] = {"run": str(arm_run), "search_seconds": seconds}
+        nets.insert(i, target.network(arm.label, load_architecture(arm_run / "best.json")))
     nets = [dataclasses.replace(n, arch=recipe_arch(n.arch, args.recipe)) for n in nets]
 
     log_path = out / TRAIN_LOG
@@ -321,7 +366,7 @@ def main() -> None:
     if args.runs_from:  # runs an earlier results file holds for the same networks and recipe are not trained again
         done = {**earlier_runs(Path(args.runs_from), args), **done}
     # the gaps at the budget first (found and each naive rule at T, seed by seed), then the naive points of the ratio
-    at_budget = 1 + len(rules) + bool(args.random_arm)
+    at_budget = 1 + len(rules) + len(arms)
     order = [(seed, n) for seed in range(args.seeds) for n in nets[:at_budget]] + [
         (seed, n) for seed in range(args.seeds) for n in nets[at_budget:]]  # fmt: skip
     missing = [(seed, n) for seed, n in order if (architecture_hash(n.arch), seed) not in done]
@@ -349,7 +394,7 @@ def main() -> None:
         print(f"  [{i + 1}/{len(todo)}] {net.label} seed {seed}: test {100 * result.test_accuracy:.2f}% in "
               f"{result.seconds:.0f} s; about {format_duration(per_flop * left_flops)} left", flush=True)  # fmt: skip
 
-    report(args, nets, done, best, budget, search_seconds, run, target)
+    report(args, nets, done, best, budget, search_seconds, run, target, at_budget, arm_runs)
 
 
 def speeds(out: Path, nets: list[Network], resolution: int) -> dict[str, dict[str, float]]:
@@ -372,7 +417,7 @@ def speeds(out: Path, nets: list[Network], resolution: int) -> dict[str, dict[st
 
 def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, int], dict[str, Any]],
            best: dict[str, Any], budget: float, search_seconds: float | None, run: Path,
-           target: Target) -> None:  # fmt: skip
+           target: Target, at_budget: int, arm_runs: dict[str, dict[str, Any]]) -> None:  # fmt: skip
     """Print the table and the two figures from the runs finished so far (``complete`` says
     whether every run is in); write results.json (and ``--data``)."""
     runs = {n.label: {s: done[(architecture_hash(n.arch), s)] for s in range(args.seeds)
@@ -406,7 +451,7 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
               f"{ms.get('latency_ms', math.nan):>8.2f}")  # fmt: skip
     by_seed = {n.label: {s: r["test"] for s, r in runs[n.label].items()} for n in nets}
     gaps: dict[str, Any] = {}
-    for n in nets[1 : 1 + len(args.rules.split(",")) + bool(args.random_arm)]:  # random search, each naive rule
+    for n in nets[1:at_budget]:  # each arm's winner and each naive rule's network at the budget
         gap = paired_gap(by_seed[found.label], by_seed[n.label])
         if gap is None:
             continue
@@ -458,6 +503,7 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         },
         "search_run": str(run),
         "search_seconds": search_seconds,
+        "arms": arm_runs,
         "found_best_json": best,
         "networks": [
             {

@@ -12,7 +12,6 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-import yaml
 
 from search_spaces import architecture_hash, count_flops
 
@@ -95,11 +94,22 @@ def test_rung_metric_compares_each_recipe_with_its_own_tse():
     assert proxy_fidelity.rung_metric(rows[:2])["metric"] == "reward"
 
 
-def test_a_search_arm_differs_from_its_run_in_the_sampler_only(tmp_path):
+def test_a_search_arm_differs_from_its_run_in_the_sampler_and_seed_only():
     spec = {"name": "fm", "seed": 3, "space": {"layers": [-3, 0, 1]}, "search": {"sampler": "tpe", "trials": 40}}
-    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
-    arm = found_vs_naive.arm_spec(tmp_path, "random")
+    arm = found_vs_naive.arm_spec(spec, found_vs_naive.Arm("random"))
     assert arm == {**spec, "name": "fm-random", "search": {"sampler": "random", "trials": 40}}
+    other = found_vs_naive.arm_spec(spec, found_vs_naive.Arm("evolution", 1))
+    assert (other["name"], other["seed"], other["search"]["sampler"]) == ("fm-evolution-seed1", 1, "evolution")
+    assert spec["search"]["sampler"] == "tpe"  # the found network's spec is left as it was
+
+
+def test_arms_parse_samplers_and_seeds():
+    arms = found_vs_naive.parse_arms("random, evolution:1,local:0")
+    assert [(a.sampler, a.seed, a.label) for a in arms] == [
+        ("random", None, "random search"), ("evolution", 1, "evolution search (seed 1)"),
+        ("local", 0, "local search (seed 0)")]  # fmt: skip
+    with pytest.raises(SystemExit, match="--arms: 'cmaes' is not SAMPLER"):
+        found_vs_naive.parse_arms("cmaes")
 
 
 def _card(folder: Path, arch_hash: str, seed: int, **recipe: Any) -> None:
