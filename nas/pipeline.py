@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nas.measure.costs import StepSettings, measure_latency_ms, measure_step_time
+from nas.measure.costs import measure_speeds
 from nas.measure.stats import paired_gap
 from nas.plan import BUDGET_METRICS, RunPlan
 from nas.rundir import RunError, create_run_dir, open_run_dir, prepare_run_dir
@@ -247,31 +247,28 @@ def _export(root: Path, log: Callable[[str], None]) -> None:
 
 
 def _latencies(plan: RunPlan, root: Path, networks: list[Network], log: Callable[[str], None]) -> None:
-    """Measured CPU speed of each network at its training size, one thread: batch-1 latency
-    (median of 20, ``train/latency.json``) and the final recipe's training step (its batch
-    size, median of 10 steps after 3, ``train/step_time.json``; EfficientNetV2's S, P2 §3.3)."""
+    """Each network's measured CPU speed at its training size, one thread
+    (``nas.measure.costs.measure_speeds``): batch-1 latency in ``train/latency.json`` and the
+    final recipe's training step at its batch size in ``train/step_time.json``."""
     classes, channels = _classes(root, networks)
-    batch = plan.train.batch_size
-
-    def latency(net: Network) -> float:
-        return measure_latency_ms(net.arch, resolution=net.train_resolution, num_classes=classes, warmup=5, runs=20)
-
-    def step(net: Network) -> float:
-        settings = StepSettings(batch_size=batch, resolution=net.train_resolution, threads=1)
-        return measure_step_time(net.arch, settings, num_classes=classes, in_channels=channels).median_ms
-
-    for name, measure, what in (("latency.json", latency, "batch-1 latency"),
-                                ("step_time.json", step, f"training step time (batch {batch})")):  # fmt: skip
-        path = root / "train" / name
-        known: dict[str, float] = json.loads(path.read_text()) if path.is_file() else {}
-        todo = [net for net in networks if net.name not in known]
-        if not todo:
-            continue
-        for net in todo:
-            known[net.name] = measure(net)
-        OutputDir.existing(root / "train").write(name, json.dumps(known, indent=2, sort_keys=True) + "\n",
+    known = {name: _measured(root, name) for name in SPEED_FILES.values()}
+    todo = [net for net in networks if any(net.name not in k for k in known.values())]
+    if not todo:
+        return
+    for net in todo:
+        speeds = measure_speeds(net.arch, resolution=net.train_resolution, num_classes=classes, in_channels=channels,
+                                batch_size=plan.train.batch_size)  # fmt: skip
+        for key, name in SPEED_FILES.items():
+            known[name][net.name] = speeds[key]
+    for name, values in known.items():
+        OutputDir.existing(root / "train").write(name, json.dumps(values, indent=2, sort_keys=True) + "\n",
                                                 replace=True)  # fmt: skip
-        log(f"train: measured the {what} of {len(todo)} networks (train/{name})")
+    log(f"train: measured the batch-1 latency and training step time of {len(todo)} networks "
+        f"(train/{', train/'.join(SPEED_FILES.values())})")  # fmt: skip
+
+
+SPEED_FILES = {"latency_ms": "latency.json", "step_ms": "step_time.json"}
+"""Where ``train/`` keeps each measured speed, by network name."""
 
 
 def _classes(root: Path, networks: list[Network]) -> tuple[int, int]:
@@ -291,7 +288,7 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
     """``report.md``, ``report.png`` and ``results.json`` of a pipeline directory, from its own files."""
     plan = open_run_dir(root, purpose="search", what="nas report")
     networks = pipeline_networks(plan, root)
-    latency, step = (_measured(root, name) for name in ("latency.json", "step_time.json"))
+    latency, step = (_measured(root, SPEED_FILES[key]) for key in ("latency_ms", "step_ms"))
     t = plan.spec.target
     rows: list[dict[str, Any]] = []
     for net in networks:

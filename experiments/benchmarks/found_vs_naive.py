@@ -57,7 +57,7 @@ from typing import Any
 import yaml
 
 from nas import journal
-from nas.measure.costs import StepSettings, measure_latency_ms, measure_step_time
+from nas.measure.costs import measure_speeds
 from nas.measure.stats import paired_gap
 from nas.progress import format_duration
 from nas.spec import SAMPLERS
@@ -398,19 +398,16 @@ def main() -> None:
 
 
 def speeds(out: Path, nets: list[Network], resolution: int) -> dict[str, dict[str, float]]:
-    """Each network's measured CPU speed as the full recipe trains it (Fashion-MNIST: 1 channel,
-    10 classes, ``resolution`` px, one thread): the training step at batch 128 (median of 10
-    after 3) and a batch-1 forward pass (median of 20 after 5), by architecture hash, kept in
-    ``speeds.json`` in ``--out`` (measured once, after the training, with the machine otherwise idle)."""
+    """Each network's measured CPU speed as the full recipe trains it (``measure_speeds``:
+    Fashion-MNIST's 1 channel and 10 classes at ``resolution`` px, batch 128, one thread), by
+    architecture hash, kept in ``speeds.json`` in ``--out`` (measured once, after the training,
+    with the machine otherwise idle)."""
     path = out / "speeds.json"
     known: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.exists() else {}
     for n in nets:
         key = architecture_hash(n.arch)
         if key not in known:
-            step = measure_step_time(n.arch, StepSettings(batch_size=128, resolution=resolution, threads=1),
-                                     num_classes=10, in_channels=1)  # fmt: skip
-            latency = measure_latency_ms(n.arch, resolution=resolution, num_classes=10, warmup=5, runs=20)
-            known[key] = {"step_ms": step.median_ms, "latency_ms": latency}
+            known[key] = measure_speeds(n.arch, resolution=resolution, num_classes=10, in_channels=1, batch_size=128)
             journal.write_data(path, known)
     return known
 
@@ -496,7 +493,7 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
             "seeds": args.seeds,
             "batch_size": 128,
             "score": "test",
-            "speed": "step_ms: one training step at batch 128, latency_ms: batch 1; one CPU thread, 1x32x32 input",
+            "speed": "nas.measure.costs.measure_speeds: step_ms at batch 128, latency_ms at batch 1, one CPU thread",
             "threads_per_run": sorted(
                 {int(r.get("threads", 2)) for by_seed in runs.values() for r in by_seed.values()}
             ),

@@ -42,6 +42,7 @@ __all__ = [
     "fvcore_flops",
     "fvcore_model_flops",
     "measure_latency_ms",
+    "measure_speeds",
     "measure_step_time",
 ]
 
@@ -100,6 +101,7 @@ def measure_latency_ms(
     *,
     resolution: int | None = None,
     num_classes: int = 1000,
+    in_channels: int = 3,
     warmup: int = 3,
     runs: int = 10,
     threads: int | None = 1,
@@ -110,11 +112,23 @@ def measure_latency_ms(
     """
     size = arch.resolution if resolution is None else resolution
     with torch_threads(threads):
-        model = build_model(arch, num_classes=num_classes).eval()
-        x = torch.zeros(1, 3, size, size)
+        model = build_model(arch, num_classes=num_classes, in_channels=in_channels).eval()
+        x = torch.zeros(1, in_channels, size, size)
         with torch.no_grad():
             times = timed_runs(lambda: model(x), torch.device("cpu"), warmup, runs)
         return statistics.median(times)
+
+
+def measure_speeds(arch: Architecture, *, resolution: int, num_classes: int, in_channels: int,
+                   batch_size: int) -> dict[str, float]:  # fmt: skip
+    """A network's CPU speed as a final recipe trains and serves it, one thread:
+    ``step_ms``, one training step at ``batch_size`` (median of 10 after 3; EfficientNetV2's
+    S, P2 §3.3), and ``latency_ms``, one batch-1 forward pass (median of 20 after 5; PM §5)."""
+    settings = StepSettings(batch_size=batch_size, resolution=resolution, threads=1)
+    step = measure_step_time(arch, settings, num_classes=num_classes, in_channels=in_channels)
+    latency = measure_latency_ms(arch, resolution=resolution, num_classes=num_classes, in_channels=in_channels,
+                                 warmup=5, runs=20)  # fmt: skip
+    return {"step_ms": step.median_ms, "latency_ms": latency}
 
 
 def timed_runs(run: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> list[float]:
