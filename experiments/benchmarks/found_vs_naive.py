@@ -369,7 +369,11 @@ def main() -> None:
     at_budget = 1 + len(rules) + len(arms)
     order = [(seed, n) for seed in range(args.seeds) for n in nets[:at_budget]] + [
         (seed, n) for seed in range(args.seeds) for n in nets[at_budget:]]  # fmt: skip
-    missing = [(seed, n) for seed, n in order if (architecture_hash(n.arch), seed) not in done]
+    missing, queued = [], set(done)
+    for seed, n in order:  # a network two rows share (an arm that picked a naive network) trains once
+        if (key := (architecture_hash(n.arch), seed)) not in queued:
+            missing.append((seed, n))
+            queued.add(key)
     todo = [] if args.report else missing
     print(f"full recipe: {len(missing)} of {args.seeds * len(nets)} runs to go"
           + (" (--report: none is run now)" if args.report else ""), flush=True)  # fmt: skip
