@@ -96,15 +96,16 @@ class TrainConfig:
     serves every candidate of a search (SGD collapsed at lr 0.3; reference proxy notes).
     ``resolution`` is the training and evaluation size; with ``progressive`` it is the
     evaluation size of the last stage (earlier stages validate at their own size) and
-    training follows the schedule. ``dropout`` overrides the
-    architecture's. ``bn_recalibrate``: ``auto`` re-estimates BN statistics on training
-    images at the evaluation size before each evaluation when the architecture's BN
-    momentum is below PyTorch's 0.1 (TensorFlow's 0.99 decay leaves running averages
-    unconverged after a few proxy epochs, and evaluation falls to chance), or when the
-    epoch trained at another image size than the evaluation's (progressive stages). The
-    default, ``always``, re-estimates before every evaluation: after one short epoch the
-    running averages still lag the weights, and a pruner would compare BN noise (measured
-    on ``digits``: 20% without, 96% with, after the first epoch).
+    training follows the schedule. ``dropout`` and ``drop_path`` (the stochastic-depth rate of
+    the last block, ramped linearly over the blocks) override the architecture's: ``0``
+    trains without them, as short proxy runs may want. ``bn_recalibrate``: ``auto``
+    re-estimates BN statistics on training images at the evaluation size before each
+    evaluation when the architecture's BN momentum is below PyTorch's 0.1 (TensorFlow's
+    0.99 decay leaves running averages unconverged after a few proxy epochs, and evaluation
+    falls to chance), or when the epoch trained at another image size than the evaluation's
+    (progressive stages). The default, ``always``, re-estimates before every evaluation:
+    after one short epoch the running averages still lag the weights, and a pruner would
+    compare BN noise (measured on ``digits``: 20% without, 96% with, after the first epoch).
     ``channels_last`` (NHWC) memory format: on CPU it trains B0 4-5x faster than NCHW,
     whose depthwise convolutions do not speed up at small sizes (measured by
     ``experiments/benchmarks/train_throughput.py``). ``device`` (``nas.training.device``): ``auto``
@@ -121,6 +122,7 @@ class TrainConfig:
     resolution: int = 32
     label_smoothing: float = 0.0
     dropout: float | None = None
+    drop_path: float | None = None
     randaug: float = 0.0
     mixup: float = 0.0
     seed: int = 0
@@ -148,6 +150,7 @@ class TrainConfig:
             ("resolution", self.resolution <= MAX_RESOLUTION, f"<= {MAX_RESOLUTION}"),
             ("label_smoothing", 0 <= self.label_smoothing < 1, "in [0, 1)"),
             ("dropout", self.dropout is None or 0 <= self.dropout < 1, "in [0, 1)"),
+            ("drop_path", self.drop_path is None or 0 <= self.drop_path < 1, "in [0, 1)"),
             ("randaug", 0 <= self.randaug < 30, "in [0, 30)"),
             ("mixup", self.mixup >= 0, ">= 0"),
             ("threads", self.threads is None or self.threads >= 1, ">= 1"),
@@ -471,6 +474,8 @@ def _start(arch: Architecture, data: Dataset, config: TrainConfig, model: nn.Mod
     precision = amp_dtype(device)
     scaler = torch.amp.GradScaler("cuda") if precision == torch.float16 else None
     if model is None:
+        if config.drop_path is not None:
+            arch = dataclasses.replace(arch, drop_path=config.drop_path)
         model = build_model(arch, num_classes=data.num_classes, in_channels=data.in_channels)
     memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
     model = model.to(device=device, memory_format=memory_format)  # type: ignore[call-overload]

@@ -11,6 +11,7 @@ import torch
 from nas.training.data import load_dataset
 from nas.training.train import ProgressiveConfig, TrainConfig, progressive_schedule, train
 from search_spaces import load_architecture
+from search_spaces.blocks import DropPath
 
 ROOT = Path(__file__).resolve().parents[3]
 SMALL = load_architecture(ROOT / "experiments/archs/small-mbconv.json")
@@ -112,6 +113,19 @@ def test_progressive_training_runs_each_stage(digits):
     assert result.val_accuracy > 0.3
 
 
+def test_drop_path_override_trains_as_the_architecture_without_it(digits):
+    """``drop_path: 0`` trains exactly as the same architecture built with no stochastic depth."""
+    assert SMALL.drop_path > 0
+    override = train(SMALL, digits, dataclasses.replace(FAST, drop_path=0.0))
+    rebuilt = train(dataclasses.replace(SMALL, drop_path=0.0), digits, FAST)
+    with_it = train(SMALL, digits, FAST)
+    assert override.val_accuracy == rebuilt.val_accuracy
+    first = next(iter(override.model.state_dict().values()))
+    assert torch.equal(first, next(iter(rebuilt.model.state_dict().values())))
+    assert all(not isinstance(m, DropPath) or m.p == 0 for m in override.model.modules())
+    assert any(isinstance(m, DropPath) and m.p > 0 for m in with_it.model.modules())
+
+
 def test_last_stage_validates_at_the_evaluation_size(digits):
     # V2 trains its last stage below the inference size; validation uses the inference size.
     config = dataclasses.replace(FAST, resolution=16, progressive=ProgressiveConfig(2, 8, 12))
@@ -127,6 +141,7 @@ def test_last_stage_validates_at_the_evaluation_size(digits):
         ({"optimizer": "lion"}, "optimizer"),
         ({"lr": float("inf")}, "lr"),
         ({"randaug": 31}, "randaug"),
+        ({"drop_path": 1.0}, r"drop_path: must be in \[0, 1\)"),
         ({"progressive": ProgressiveConfig(stages=3)}, r"progressive.stages: must be in \[1, epochs=2\]"),
         ({"progressive": ProgressiveConfig(stages=2, min_size=40, max_size=32)}, "progressive.min_size"),
     ],
