@@ -87,6 +87,8 @@ def verified_gap(case: Case) -> PairedGap | None:
             return None
         done = read_verified(folder)
         trial = int(json.loads((folder / "best.json").read_text())["metrics"]["trial"])
+        if trial == _naive_number(done, case.rule):  # the search chose this naive network: no gap to measure
+            return None
         ours = {seed: r["accuracy"] for (n, seed), r in done.items() if n == trial and r["status"] == "ok"}
         naive = _naive_number(done, case.rule)
         theirs = {seed: r["accuracy"] for (n, seed), r in done.items() if n == naive and r["status"] == "ok"}
