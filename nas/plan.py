@@ -19,7 +19,7 @@ from typing import Any
 from nas.measure.cost_table import CostTable, TableError, space_layers
 from nas.measure.costs import StepSettings, StepTime, StepTimeCache
 from nas.objectives import Objective
-from nas.spec import ExperimentSpec, SpecError, load_spec, spec_from_dict, spec_to_dict
+from nas.spec import ExperimentSpec, RungSpec, SpecError, load_spec, spec_from_dict, spec_to_dict
 from nas.training.data import DataError, Dataset, DataSpec, load_dataset
 from nas.training.threads import worker_threads
 from nas.training.train import TrainConfig
@@ -188,26 +188,29 @@ class RunPlan:
         return load_dataset(self.data, seed=self.spec.seed)
 
     @property
-    def final_rung(self) -> int:
-        """The verification rung that decides (the last of ``VerifySpec.ladder``)."""
-        return len(self.spec.verify.ladder) - 1
+    def verify_ladder(self) -> tuple[RungSpec, ...]:
+        """The rungs verification climbs: ``verify.rungs``, or the one rung ``verify.epochs``
+        (the proxy's epochs when unset) on ``verify.train_size`` images."""
+        v = self.spec.verify
+        return v.rungs or (RungSpec(epochs=v.epochs or self.train.epochs, train_size=v.train_size),)
 
-    def verify_train(self, seed: int, rung: int | None = None) -> TrainConfig:
-        """Verification's recipe: the proxy's, for ``verify.epochs`` epochs (rung ``rung``'s,
-        when given: ``VerifySpec.ladder``) with ``seed``."""
-        epochs = self.spec.verify.epochs or self.train.epochs
-        if rung is not None:
-            epochs = self.spec.verify.ladder[rung].epochs
+    @property
+    def final_rung(self) -> int:
+        """The verification rung that decides (the last of ``verify_ladder``)."""
+        return len(self.verify_ladder) - 1
+
+    def verify_train(self, seed: int, rung: int = 0) -> TrainConfig:
+        """Verification's recipe on rung ``rung``: the proxy's, for the rung's epochs, with ``seed``."""
+        epochs = self.verify_ladder[rung].epochs
         progressive = self.train.progressive
         if progressive is not None and progressive.stages is not None:
             progressive = dataclasses.replace(progressive, stages=min(progressive.stages, epochs))
         return dataclasses.replace(self.train, epochs=epochs, seed=seed, progressive=progressive)
 
-    def load_verify_data(self, log: Callable[[str], None] = print, rung: int | None = None) -> Dataset:
-        """Verification's dataset: ``verify.train_size`` images (rung ``rung``'s, when given),
-        or all when the source has fewer."""
-        size = self.spec.verify.train_size if rung is None else self.spec.verify.ladder[rung].train_size
-        data = dataclasses.replace(self.data, train_size=size)
+    def load_verify_data(self, log: Callable[[str], None] = print, rung: int = 0) -> Dataset:
+        """Verification's dataset on rung ``rung``: the rung's ``train_size`` images, or all
+        when the source has fewer."""
+        data = dataclasses.replace(self.data, train_size=self.verify_ladder[rung].train_size)
         try:
             return load_dataset(data, seed=self.spec.seed)
         except DataError as exc:

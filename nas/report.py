@@ -164,7 +164,7 @@ def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_sec
     kind = "acc" if key == "accuracy" else "r"
     lines = ["", f"## Verification (top {len(rows)} by proxy {key})", "",
              f"Retrained with {v.seeds} seeds, {v.epochs} epochs, {v.train_size or 'all'} training images each"
-             + (f" (the last of {len(v.ladder)} rungs)" if len(v.ladder) > 1 else "") + ". "
+             + (f" (the last of {len(plan.verify_ladder)} rungs)" if len(plan.verify_ladder) > 1 else "") + ". "
              f"Verification cost {cost:.0f} s of training, reported apart from the search's {search_seconds:.0f} s. "
              f"Kendall tau between the proxy and the verified order: {tau:.2f}.",
              "", f"| trial | proxy {key} | proxy rank | verified {key} (mean ± std, runs) | verified rank | held |",
@@ -179,7 +179,7 @@ def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_sec
 def _rung_lines(plan: RunPlan, run_dir: Path) -> list[str]:
     """With verification rungs (successive halving): each network's mean verified score on
     every rung it reached, best of the last rung first, and what the rungs cost in all."""
-    ladder = plan.spec.verify.ladder
+    ladder = plan.verify_ladder
     if len(ladder) < 2:
         return []
     key, runs = plan.objective.score_key, read_runs(run_dir)

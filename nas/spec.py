@@ -447,7 +447,8 @@ class VerifySpec:
     ``rungs`` (successive halving, as in ASHA and BOHB): the top k climb rungs of growing
     training, and after each rung only the best ``promote`` share of them (at least one)
     goes on; the naive networks run on every rung, and the last rung decides. ``epochs`` and
-    ``train_size`` are then the last rung's. Left out: one rung, ``epochs`` on ``train_size``.
+    ``train_size`` are then the last rung's. Left out: one rung, ``epochs`` on ``train_size``
+    (``RunPlan.verify_ladder``).
     """
 
     enabled: bool | None = None
@@ -471,13 +472,6 @@ class VerifySpec:
                 given = getattr(self, name)
                 if given is not None and given != getattr(last, name):
                     raise _fail(name, f"must be the last rung's ({getattr(last, name)}) when rungs are given", given)
-
-    @property
-    def ladder(self) -> tuple[RungSpec, ...]:
-        """The rungs verification climbs: ``rungs``, or the one rung ``epochs`` on ``train_size``."""
-        if self.rungs is not None:
-            return self.rungs
-        return (RungSpec(epochs=self.epochs or 1, train_size=self.train_size),)
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,7 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
     """
     spec, objective = plan.spec, plan.objective
     v = spec.verify
-    ladder = v.ladder
+    ladder = plan.verify_ladder
     chosen = _to_verify(plan, study)
     carried = {c.number for c in naive_contenders(plan, [c for c in chosen if c.number >= 0]).values()}
     seeds = [spec.seed + i for i in range(v.seeds)]

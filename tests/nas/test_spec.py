@@ -223,13 +223,17 @@ def test_large_sources_get_the_measured_proxy_recipe(tmp_path):
 
 
 def test_verification_rungs_resolve_to_the_last_rungs_recipe(tmp_path):
+    from nas.plan import RunPlan
+
     rungs = [{"epochs": 2, "train_size": 10000}, {"epochs": 5}]
     spec = spec_from_dict({"target": {"flops": 1e8}, "verify": {"rungs": rungs, "promote": 0.5}})
     v = spec.verify
     assert (v.epochs, v.train_size, v.promote) == (5, None, 0.5)
-    assert [(r.epochs, r.train_size) for r in v.ladder] == [(2, 10000), (5, None)]
+    plan = RunPlan.from_spec(spec)
+    assert [(r.epochs, r.train_size) for r in plan.verify_ladder] == [(2, 10000), (5, None)]
+    assert plan.final_rung == 1 and [plan.verify_train(0, rung).epochs for rung in (0, 1)] == [2, 5]
     path = tmp_path / "spec.yaml"
     path.write_text(dump_spec(spec))
     assert load_spec(path) == spec  # the resolved dump (last rung's epochs written out) loads again
-    one = spec_from_dict({"target": {"flops": 1e8}, "verify": {"epochs": 4, "train_size": 300}}).verify
-    assert [(r.epochs, r.train_size) for r in one.ladder] == [(4, 300)]
+    one = RunPlan.from_spec(spec_from_dict({"target": {"flops": 1e8}, "verify": {"epochs": 4, "train_size": 300}}))
+    assert [(r.epochs, r.train_size) for r in one.verify_ladder] == [(4, 300)] and one.final_rung == 0
