@@ -212,7 +212,7 @@ def _train(plan: RunPlan, root: Path, log: Callable[[str], None]) -> None:
     for i, ((name, seed), result) in enumerate(results, 1):
         score = f"test {100 * result.test_accuracy:.2f}%" if result.test_accuracy is not None else result.status
         log(f"[{i}/{len(todo)}] {name} seed {seed}: {score} in {result.seconds:.0f} s")
-    _latencies(plan, root, networks, log)
+    _speeds(plan, root, networks, log)
     _export(root, log)
 
 
@@ -246,7 +246,7 @@ def _export(root: Path, log: Callable[[str], None]) -> None:
     log(f"export: wrote {', '.join(f'export/{w}' for w in written)} from train/found-phi0-seed0")
 
 
-def _latencies(plan: RunPlan, root: Path, networks: list[Network], log: Callable[[str], None]) -> None:
+def _speeds(plan: RunPlan, root: Path, networks: list[Network], log: Callable[[str], None]) -> None:
     """Each network's measured CPU speed at its training size, one thread
     (``nas.measure.costs.measure_speeds``): batch-1 latency in ``train/latency.json`` and the
     final recipe's training step at its batch size in ``train/step_time.json``."""
@@ -318,7 +318,7 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
                          "verdict": "found wins" if gap.beats else f"{row['role']} wins" if gap.loses
                          else "not separated",
                          "seconds_ratio": _ratio(row["seconds"], found["seconds"]),
-                         "found_over_naive": {k: _ratio(found[k], row[k]) for k in SPEEDS}})  # fmt: skip
+                         "found_over_naive": {k: _ratio(found[k], row[k]) for k in COST_RATIOS}})  # fmt: skip
     final = plan.spec.final
     results = {"format": RESULTS_FORMAT, "name": plan.spec.name, "budget": plan.objective.budget,
                "metric": plan.cost_metric, "recipe": dataclasses.asdict(final), "networks": rows,
@@ -330,8 +330,8 @@ def write_pipeline_report(root: Path) -> dict[str, Any]:
     return results
 
 
-SPEEDS = ("flops", "step_ms", "latency_ms")
-"""What a found-vs-naive gap compares besides accuracy: the found network's over the naive one's."""
+COST_RATIOS = ("flops", "step_ms", "latency_ms")
+"""What a found-vs-naive gap sets beside accuracy: the found network's FLOPs and speeds over the naive one's."""
 
 
 def _measured(root: Path, name: str) -> dict[str, float]:
