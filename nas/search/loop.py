@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
@@ -138,10 +139,33 @@ def optimize(
     if shared:
         if len(finished_trials(study)) + len(running_trials(study)) >= total:
             return
-        study.optimize(run.evaluate, catch=(TrialFailed,), callbacks=[progress], timeout=timeout)
+        study.optimize(within_count(run.evaluate, total), catch=(TrialFailed,), callbacks=[progress],
+                       timeout=timeout)  # fmt: skip
     else:
         study.optimize(run.evaluate, n_trials=max(0, total - first), catch=(TrialFailed,), callbacks=[progress],
                        timeout=timeout)  # fmt: skip
+
+
+OVER_COUNT = "over the trial count: another worker started the last trial first; not trained"
+
+
+def within_count(objective: Callable[[optuna.Trial], Any], total: int) -> Callable[[optuna.Trial], Any]:
+    """``objective`` for a worker that shares the study: two workers can both see a free slot
+    and start the last trial, so a trial whose predecessors (by number, which the storage
+    hands out one at a time) already fill ``total`` fails with ``OVER_COUNT``, untrained."""
+
+    def evaluate(trial: optuna.Trial) -> Any:
+        if _ahead(trial.study, trial.number) >= total:
+            trial.set_user_attr("fail_reason", OVER_COUNT)
+            raise TrialFailed(OVER_COUNT)
+        return objective(trial)
+
+    return evaluate
+
+
+def _ahead(study: optuna.Study, number: int) -> int:
+    """How many trials numbered before ``number`` are finished or running (count toward the total)."""
+    return sum(1 for t in [*finished_trials(study), *running_trials(study)] if t.number < number)
 
 
 def _progress_line(study: optuna.Study, trial: FrozenTrial, finished: int, total: int, plan: RunPlan,

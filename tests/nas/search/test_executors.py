@@ -16,6 +16,8 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from nas.cli import main
+from nas.search.loop import OVER_COUNT, within_count
+from nas.search.trial import TrialFailed
 
 ROOT = Path(__file__).resolve().parents[3]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -95,9 +97,32 @@ def test_a_second_machine_joins_through_the_shared_database(write_spec, capsys, 
     assert main(["worker", str(spec), "--out", str(tmp_path / "elsewhere"), "--workers", "2"]) == 0
     assert "joining sqlite" in capsys.readouterr().out
     study = optuna.load_study(storage=f"sqlite:///{db}", study_name="s")
-    assert len(study.trials) == 4 and all(t.state.name == "COMPLETE" for t in study.trials)
+    # 4 trials trained; two workers may both start the last one, and the later is recorded untrained
+    trained = [t for t in study.trials if t.user_attrs.get("fail_reason") != OVER_COUNT]
+    assert len(trained) == 4 and all(t.state.name == "COMPLETE" for t in trained)
+    assert all(t.state.name == "FAIL" and "train_seconds" not in t.user_attrs and t.number >= 4
+               for t in study.trials if t not in trained)  # fmt: skip
     assert (tmp_path / "elsewhere").is_dir()
     # without a shared storage there is nothing to join
     plain = write_spec(name="p")
     assert main(["worker", str(plain)]) == 2
     assert "needs search.storage" in capsys.readouterr().err
+
+
+def test_a_trial_started_after_the_count_is_reached_is_not_trained():
+    """A shared worker's guard: with the count filled by earlier trials (another worker took
+    the last slot between the check and the start), a trial fails untrained."""
+    study = optuna.create_study()
+    for value in (0.1, 0.2):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    trained: list[int] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        trained.append(trial.number)
+        return 0.3
+
+    guarded = within_count(objective, total=3)
+    study.optimize(guarded, n_trials=2, catch=(TrialFailed,))  # trial 2 fills the count; trial 3 is over it
+    assert trained == [2]
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE", "COMPLETE", "FAIL"]
+    assert study.trials[3].user_attrs["fail_reason"] == OVER_COUNT
