@@ -390,6 +390,28 @@ def _markdown(plan: RunPlan, root: Path, rows: list[dict[str, Any]], gaps: list[
     lines += ["", "Speeds are measured on this machine with one CPU thread at each network's training size: "
               "the training step (forward, backward, optimizer step) at the final recipe's batch size, "
               "and a batch-1 forward pass.", ""]  # fmt: skip
+    lines += _gap_lines(gaps)
+    best = json.loads((root / "search" / "best.json").read_text()).get("metrics") or {}
+    if best.get("naive"):
+        lines += [f"The search found nothing better than the naive `{best.get('naive_rule')}` network in "
+                  "verification, so the choice (found-phi0) is that network.", ""]  # fmt: skip
+    card = root / "train" / "found-phi0-seed0" / "card.json"
+    if card.is_file():
+        c = json.loads(card.read_text())
+        lines += ["## The chosen network", "", f"`{c['architecture']['name']}` (hash `{c['architecture_hash']}`): "
+                  f"{c['costs']['params']:,} params, {c['costs']['flops']:,} FLOPs at {c['input']['resolution']} px; "
+                  f"weights `train/found-phi0-seed0/model.safetensors`, card `train/found-phi0-seed0/card.json`.",
+                  ""]  # fmt: skip
+    lines += ["## Reproduce", "", "```bash", f"nas run {root}/spec.yaml --out NEW_DIR", f"nas report {root}", "```",
+              "", f"Family: phi 0..{fam.phi}, coefficients {list(fam.coefficients)}. Search and verification: "
+              "`search/report.md`.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def _gap_lines(gaps: list[dict[str, Any]]) -> list[str]:
+    """The report's gaps: found minus each naive network (with the cost ratios), then the
+    progressive-vs-fixed gaps with their time ratio."""
+    lines: list[str] = []
     naive_gaps = [g for g in gaps if g["role"] == "naive"]
     if naive_gaps:
         lines += ["Found minus naive at the same FLOPs, paired by seed, 95% t interval "
@@ -410,21 +432,7 @@ def _markdown(plan: RunPlan, root: Path, rows: list[dict[str, Any]], gaps: list[
             ratio = "-" if g["seconds_ratio"] is None else f"{g['seconds_ratio']:.2f}x the time"
             lines.append(f"- phi {g['phi']}: {g['text']}; progressive takes {ratio}")
         lines.append("")
-    best = json.loads((root / "search" / "best.json").read_text()).get("metrics") or {}
-    if best.get("naive"):
-        lines += [f"The search found nothing better than the naive `{best.get('naive_rule')}` network in "
-                  "verification, so the choice (found-phi0) is that network.", ""]  # fmt: skip
-    card = root / "train" / "found-phi0-seed0" / "card.json"
-    if card.is_file():
-        c = json.loads(card.read_text())
-        lines += ["## The chosen network", "", f"`{c['architecture']['name']}` (hash `{c['architecture_hash']}`): "
-                  f"{c['costs']['params']:,} params, {c['costs']['flops']:,} FLOPs at {c['input']['resolution']} px; "
-                  f"weights `train/found-phi0-seed0/model.safetensors`, card `train/found-phi0-seed0/card.json`.",
-                  ""]  # fmt: skip
-    lines += ["## Reproduce", "", "```bash", f"nas run {root}/spec.yaml --out NEW_DIR", f"nas report {root}", "```",
-              "", f"Family: phi 0..{fam.phi}, coefficients {list(fam.coefficients)}. Search and verification: "
-              "`search/report.md`.", ""]  # fmt: skip
-    return "\n".join(lines)
+    return lines
 
 
 def _plot(path: Path, rows: list[dict[str, Any]], plan: RunPlan) -> None:
