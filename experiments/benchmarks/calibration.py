@@ -9,9 +9,8 @@ recipe (``own``: the architectures' dropout and drop-path; ``plain``: neither), 
 paired by seed with its 95% t interval (``nas.measure.stats``).
 
 A case's verified gap comes from the search's ``verify.jsonl`` and ``best.json`` (committed
-copies), or,
-for runs whose journal was not kept, from ``best.json``'s ``versus_naive`` (mean, std and
-seeds of the per-seed differences, its interval rebuilt from them). Only committed files
+copies), or, for runs whose journal was not kept, from ``best.json``'s ``versus_naive``
+(mean, std and seeds of the per-seed differences, its interval rebuilt from them). Only committed files
 are read, so the table is rebuilt without training anything:
 
     python experiments/benchmarks/calibration.py --data experiments/data/calibration_fashion_mnist.json
@@ -21,16 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scipy import stats
-
 from nas import journal
-from nas.measure.stats import PairedGap, paired_gap
+from nas.measure.stats import PairedGap, gap_from_summary, paired_gap
 from nas.search.verify import NAIVE_NUMBERS, read_verified
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,16 +83,14 @@ def verified_gap(case: Case) -> PairedGap | None:
             return None
         done = read_verified(folder)
         trial = int(json.loads((folder / "best.json").read_text())["metrics"]["trial"])
-        if trial == _naive_number(done, case.rule):  # the search chose this naive network: no gap to measure
+        naive = _naive_number(done, case.rule)
+        if trial == naive:  # the search chose this naive network: no gap to measure
             return None
         ours = {seed: r["accuracy"] for (n, seed), r in done.items() if n == trial and r["status"] == "ok"}
-        naive = _naive_number(done, case.rule)
         theirs = {seed: r["accuracy"] for (n, seed), r in done.items() if n == naive and r["status"] == "ok"}
         return paired_gap(ours, theirs)
     best = json.loads((DATA / case.full["own"]).read_text())["found_best_json"]["metrics"]["versus_naive"]
-    mean, std, seeds = best["points"] / 100, best["std"] / 100, best["seeds"]
-    half = float(stats.t.ppf(0.975, seeds - 1)) * std / math.sqrt(seeds)
-    return PairedGap(mean, std, mean - half, mean + half, seeds)
+    return gap_from_summary(best["points"] / 100, best["std"] / 100, best["seeds"])
 
 
 def _naive_number(done: dict[tuple[int, int], dict[str, Any]], rule: str) -> int:

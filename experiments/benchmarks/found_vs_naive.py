@@ -407,12 +407,12 @@ def speeds(out: Path, nets: list[Network], resolution: int) -> dict[str, dict[st
     architecture hash, kept in ``speeds.json`` in ``--out`` (measured once, after the training,
     with the machine otherwise idle)."""
     path = out / "speeds.json"
-    known: dict[str, dict[str, float]] = json.loads(path.read_text()) if path.exists() else {}
+    known: dict[str, dict[str, float]] = json.loads(path.read_text()).get("by_hash", {}) if path.exists() else {}
     for n in nets:
         key = architecture_hash(n.arch)
         if key not in known:
             known[key] = measure_speeds(n.arch, resolution=resolution, num_classes=10, in_channels=1, batch_size=128)
-            journal.write_data(path, known)
+            journal.write_data(path, {"by_hash": known})  # beside the command and versions write_data adds
     return known
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-__all__ = ["PairedGap", "paired_gap"]
+__all__ = ["PairedGap", "gap_from_summary", "paired_gap"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,10 @@ def paired_gap(a: Mapping[int, float], b: Mapping[int, float], *, confidence: fl
     mean = statistics.fmean(diffs)
     if len(diffs) < 2:
         return PairedGap(mean, math.nan, math.nan, math.nan, 1, confidence)
-    std = statistics.stdev(diffs)
-    half = float(stats.t.ppf((1 + confidence) / 2, len(diffs) - 1)) * std / math.sqrt(len(diffs))
-    return PairedGap(mean, std, mean - half, mean + half, len(diffs), confidence)
+    return gap_from_summary(mean, statistics.stdev(diffs), len(diffs), confidence=confidence)
+
+
+def gap_from_summary(mean: float, std: float, seeds: int, *, confidence: float = 0.95) -> PairedGap:
+    """The gap and its t interval from the mean and sample std of ``seeds`` (>= 2) per-seed differences."""
+    half = float(stats.t.ppf((1 + confidence) / 2, seeds - 1)) * std / math.sqrt(seeds)
+    return PairedGap(mean, std, mean - half, mean + half, seeds, confidence)

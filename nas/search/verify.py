@@ -186,8 +186,7 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
     spec, objective = plan.spec, plan.objective
     v = spec.verify
     ladder = plan.verify_ladder
-    chosen = _to_verify(plan, study)
-    carried = {c.number for c in naive_contenders(plan, [c for c in chosen if c.number >= 0]).values()}
+    chosen, carried = _to_verify(plan, study)
     seeds = [spec.seed + i for i in range(v.seeds)]
     path = run_dir / VERIFY_FILE
     runs = read_runs(run_dir)
@@ -243,13 +242,15 @@ def promoted(objective: Objective, entrants: list[Any], scores: dict[int, Verifi
     return ranked[: max(1, math.ceil(share * len(entrants)))]
 
 
-def _to_verify(plan: RunPlan, study: optuna.Study) -> list[Any]:
-    """The top-k candidates, then each naive network that is not one of them."""
+def _to_verify(plan: RunPlan, study: optuna.Study) -> tuple[list[Any], set[int]]:
+    """The top-k candidates, then each naive network that is not one of them; and the numbers
+    of the naive networks among them (a top-k trial that is one stands for it)."""
     chosen: list[Any] = list(candidates(plan, study))
     if not chosen:
-        return chosen
-    naive = {c.number: c for c in naive_contenders(plan, chosen).values() if c.number < 0}  # each network once
-    return chosen + list(naive.values())
+        return chosen, set()
+    contenders = naive_contenders(plan, chosen).values()
+    naive = {c.number: c for c in contenders if c.number < 0}  # each network once
+    return chosen + list(naive.values()), {c.number for c in contenders}
 
 
 def summarize(objective: Objective, chosen: list[Any],
