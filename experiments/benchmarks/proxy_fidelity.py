@@ -1,13 +1,17 @@
 """How well each cheap estimator ranks networks, scored against the ground-truth table.
 
-For every network of the table that ``ground_truth.py`` wrote, each estimator gives a
-score; Kendall's tau and Spearman's rho between the score and the table's mean validation
-accuracy (``--against val``, the default where the table has it: choices are made on
-validation, test is only reported; ``--against test`` otherwise) are printed for the
-whole pool and for its equal-budget part (the networks fitted
-into [0.9 T, T] and the naive network: where a search for a budget compares candidates),
-with the seconds each estimator spends per network on this machine and that cost as a
-share of one full training run of the table. The recipes train as the table did, ``--workers``
+For every network of the tables that ``ground_truth.py`` wrote (by default both: the
+project's recipe and ``--recipe plain``, the same pool trained with and without dropout and
+drop-path), each estimator gives a score; Kendall's tau and Spearman's rho between the
+score and each table's mean validation accuracy (``--against val``, the default where the
+table has it: choices are made on validation, test is only reported; ``--against test``
+otherwise) are printed for the whole pool and for its equal-budget part (the networks
+fitted into [0.9 T, T] and the naive network: where a search for a budget compares
+candidates), per table and as the mean over the tables scored on validation, which is
+what the default proxy is chosen by (a proxy should rank like full training under either
+final recipe; a table without validation is reported, not chosen on), with
+the seconds each estimator spends per network on this machine and that cost as a share
+of one full training run of the tables. The recipes train as the table did, ``--workers``
 runs side by side with their share of the cores each (``nas.training.train_pool``), so that the share
 compares like with like. The estimators:
 
@@ -31,8 +35,8 @@ under other recipes (``ground_truth.py --recipe plain``) are scored from the sam
 output keeps every network's score (``scores``).
 
 Usage: ``python experiments/benchmarks/proxy_fidelity.py [--table
-experiments/data/ground_truth_fashion_mnist.json] [--recipes 10000x2,10000x1,5000x2,5000x1]
-[--seed 2] [--workers 2] [--against val|test]``.
+experiments/data/ground_truth_fashion_mnist.json --table ...] [--recipes
+10000x2,10000x1,5000x2,5000x1,5000x1-plain] [--seed 2] [--workers 2] [--against val|test]``.
 Needs Debian's dataset-fashion-mnist.
 """
 
@@ -61,6 +65,10 @@ GOAL_TAU = 0.6  # the goal: tau >= 0.6 against the ground truth on the equal-bud
 MAX_SHARE = 1 / 20  # ... at no more than 1/20 of full training's cost
 TAU_TIE = 0.05  # taus this close count as equal; the cheaper estimator wins
 BASE_REGULARIZATION = (0.2, 0.2)  # EfficientNet-B0's dropout and drop-path, which searched candidates inherit
+DEFAULT_TABLES = (
+    "experiments/data/ground_truth_fashion_mnist.json",  # the project's recipe
+    "experiments/data/ground_truth_fashion_mnist_plain.json",  # no dropout, no drop-path
+)
 
 
 def proxy_arch(network: dict[str, Any], plain: bool) -> Architecture:
@@ -85,7 +93,8 @@ def recipe_records(name: str, result: TrainResult) -> list[dict[str, Any]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--table", default="experiments/data/ground_truth_fashion_mnist.json")
+    parser.add_argument("--table", action="append", help="a ground-truth table; repeat for several "
+                        f"(default: {', '.join(DEFAULT_TABLES)})")  # fmt: skip
     parser.add_argument(
         "--recipes",
         default="10000x2,10000x1,5000x2,5000x1",
@@ -105,25 +114,10 @@ def main() -> None:
     parser.add_argument("--work", default="runs/proxy-fidelity")
     parser.add_argument("--out", default="experiments/data/proxy_fidelity_fashion_mnist.json")
     args = parser.parse_args()
-    table = json.loads(Path(args.table).read_text())
     threads = args.threads or worker_threads(args.workers)
-    if table.get("threads") != [threads]:  # "of full" compares like with like only at the table's threads per run
-        print(f"note: the table trained with {table.get('threads')} threads per run, these runs with {threads}")
     set_process_threads(threads)
-    networks = [n for n in table["networks"] if n["mean"] is not None]
-    against = args.against or ("val" if networks and all(n.get("val_mean") is not None for n in networks)
-                               else "test")  # fmt: skip
-    if against == "val" and not all(n.get("val_mean") is not None for n in networks):
-        raise SystemExit(f"{args.table}: --against val, but the table has no validation accuracy for every network")
-    if against == "test":
-        print(
-            "note: scored against test accuracy (the table has no validation column); report it, choose nothing by it"
-        )
-    for n in networks:
-        n["truth"] = n["val_mean"] if against == "val" else n["mean"]
-        n["key"] = network_key(n)
-    if len(networks) < 3:
-        raise SystemExit(f"{args.table}: {len(networks)} networks have ground truth yet; at least 3 are needed")
+    tables = [load_table(path, args.against, threads) for path in (args.table or DEFAULT_TABLES)]
+    networks = list({n["key"]: n for t in tables for n in t["networks"]}.values())  # each network scored once
     log_path = Path(args.work) / "scores.jsonl"
     done = {(r["estimator"], r["hash"]): r for r in journal.read(log_path) if r.get("seed") == args.seed}
     recipes = [(f"proxy {r}", int(r.split("x")[0]), int(r.split("x")[1].removesuffix("-plain")))
@@ -154,29 +148,28 @@ def main() -> None:
             keep(recipe_records(name, result), key)
             print(f"[{j + 1}/{len(jobs)}] {name}: {result.seconds:.1f} s", flush=True)
 
-    full = statistics.fmean(s for n in networks for s in n["seconds"])
-    parts = {"all": networks, "equal budget": [n for n in networks if n["group"] in ("budget", "naive")]}
-    rows = []
-    for name in estimators:
-        row: dict[str, Any] = {"estimator": name}
-        for part, members in parts.items():
-            truth = [n["truth"] for n in members]
-            scores = [done[(name, n["key"])]["value"] for n in members]
-            row[part] = {"tau": kendall_tau(scores, truth), "rho": spearman_rho(scores, truth), "n": len(members)}
-        row["seconds"] = statistics.fmean(done[(name, n["key"])]["seconds"] for n in networks)
-        row["share_of_full"] = row["seconds"] / full
-        rows.append(row)
+    full = statistics.fmean(s for t in tables for n in t["networks"] for s in n["seconds"])
+    rows = [score_row(name, tables, done, full) for name in estimators]
     rows.sort(key=lambda r: -r["equal budget"]["tau"])
-    print(f"\nground truth: {args.table}, mean {against} accuracy ({len(networks)} networks, "
-          f"{len(parts['equal budget'])} at the budget); full training {full:.0f} s per run")  # fmt: skip
-    ceiling = {part: seed_agreement(members, against) for part, members in parts.items()}
-    for part, agree in ceiling.items():
-        if agree is not None:
-            print(f"the table's seed 0 against its seed 1, {part}: tau {agree['tau']:.2f}, rho {agree['rho']:.2f}")
-    print(f"{'estimator':<22} {'tau eq.':>8} {'rho eq.':>8} {'tau all':>8} {'rho all':>8} {'s/net':>8} {'of full':>8}")
+    ceilings = {}
+    for t in tables:
+        parts = table_parts(t["networks"])
+        print(f"\nground truth: {t['path']}, mean {t['against']} accuracy ({len(t['networks'])} networks, "
+              f"{len(parts['equal budget'])} at the budget)")  # fmt: skip
+        ceilings[t["path"]] = {part: seed_agreement(members, t["against"]) for part, members in parts.items()}
+        for part, agree in ceilings[t["path"]].items():
+            if agree is not None:
+                print(f"  its seed 0 against its seed 1, {part}: tau {agree['tau']:.2f}, rho {agree['rho']:.2f}")
+        print(f"  {'estimator':<26} {'tau eq.':>8} {'rho eq.':>8} {'tau all':>8} {'rho all':>8}")
+        for r in rows:
+            eq, al = r["tables"][t["path"]]["equal budget"], r["tables"][t["path"]]["all"]
+            print(f"  {r['estimator']:<26} {eq['tau']:>8.2f} {eq['rho']:>8.2f} {al['tau']:>8.2f} {al['rho']:>8.2f}")
+    print(f"\nchosen on: {', '.join(deciding_tables(tables))} (the mean over these); "
+          f"full training {full:.0f} s per run")  # fmt: skip
+    print(f"{'estimator':<28} {'tau eq.':>8} {'rho eq.':>8} {'tau all':>8} {'rho all':>8} {'s/net':>8} {'of full':>8}")
     for r in rows:
         eq, al = r["equal budget"], r["all"]
-        print(f"{r['estimator']:<22} {eq['tau']:>8.2f} {eq['rho']:>8.2f} {al['tau']:>8.2f} {al['rho']:>8.2f} "
+        print(f"{r['estimator']:<28} {eq['tau']:>8.2f} {eq['rho']:>8.2f} {al['tau']:>8.2f} {al['rho']:>8.2f} "
               f"{r['seconds']:>8.1f} {r['share_of_full']:>8.3f}")  # fmt: skip
     choice = recommend(rows)
     if choice is None:
@@ -184,17 +177,81 @@ def main() -> None:
     else:
         eq = choice["equal budget"]
         goal = "meets" if eq["tau"] >= GOAL_TAU else "misses"
-        print(f"default proxy by this table: {choice['estimator']} (tau {eq['tau']:.2f} on the equal-budget part at "
+        print(f"default proxy by these tables: {choice['estimator']} (tau {eq['tau']:.2f} on the equal-budget part at "
               f"{choice['share_of_full']:.3f} of full training; {goal} the goal tau >= {GOAL_TAU})")  # fmt: skip
     rung = rung_metric(rows)
-    print(f"rung metric by this table (search.prune_on): {rung['metric']} (mean tau on the equal-budget part over "
+    print(f"rung metric by these tables (search.prune_on): {rung['metric']} (mean tau on the equal-budget part over "
           f"the recipes: accuracy {rung['reward']:.2f}, TSE {rung['tse']:.2f})")  # fmt: skip
     per_network = {name: {n["name"]: done[(name, n["key"])]["value"] for n in networks} for name in estimators}
-    journal.write_data(args.out, {"table": args.table, "against": against, "seed": args.seed,
-                                  "threads": torch.get_num_threads(), "scores": per_network,
-                                  "full_training_seconds": full, "seed_to_seed": ceiling, "rows": rows,
+    journal.write_data(args.out, {"tables": [{"path": t["path"], "against": t["against"]} for t in tables],
+                                  "chosen_on": deciding_tables(tables),
+                                  "seed": args.seed, "threads": torch.get_num_threads(), "scores": per_network,
+                                  "full_training_seconds": full, "seed_to_seed": ceilings, "rows": rows,
                                   "recommended": None if choice is None else choice["estimator"],
                                   "rung_metric": rung})  # fmt: skip
+
+
+def load_table(path: str, against: str | None, threads: int) -> dict[str, Any]:
+    """One ground-truth table's networks with ground truth, each given its ``truth`` (mean
+    validation accuracy, or test where the table has no validation column) and ``key``."""
+    table = json.loads(Path(path).read_text())
+    if table.get("complete") is False:
+        raise SystemExit(f"{path}: the table is not complete yet (complete: false); finish ground_truth.py first")
+    if table.get("threads") != [threads]:  # "of full" compares like with like only at the table's threads per run
+        print(f"note: {path} trained with {table.get('threads')} threads per run, these runs with {threads}")
+    networks = [n for n in table["networks"] if n["mean"] is not None]
+    has_val = bool(networks) and all(n.get("val_mean") is not None for n in networks)
+    column = against or ("val" if has_val else "test")
+    if column == "val" and not has_val:
+        raise SystemExit(f"{path}: --against val, but the table has no validation accuracy for every network")
+    if column == "test":
+        print(f"note: {path} is scored against test accuracy (it has no validation column); "
+              "its taus are reported; the choice is made on the tables scored on validation")  # fmt: skip
+    if len(networks) < 3:
+        raise SystemExit(f"{path}: {len(networks)} networks have ground truth yet; at least 3 are needed")
+    for n in networks:
+        n["truth"] = n["val_mean"] if column == "val" else n["mean"]
+        n["key"] = network_key(n)
+    return {"path": path, "against": column, "networks": networks}
+
+
+def table_parts(networks: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The whole pool, and its equal-budget part (the networks fitted to the budget and the naive one)."""
+    return {"all": networks, "equal budget": [n for n in networks if n["group"] in ("budget", "naive")]}
+
+
+def score_row(name: str, tables: list[dict[str, Any]], done: dict[tuple[str, str], dict[str, Any]],
+              full: float) -> dict[str, Any]:  # fmt: skip
+    """One estimator's rank agreement with each table, and by part the mean over the tables
+    a choice is made on (``deciding_tables``): the figure the default is chosen by, so that a
+    proxy ranks like full training under every final recipe that has validation accuracy."""
+    per_table: dict[str, dict[str, dict[str, float]]] = {}
+    for t in tables:
+        per_table[t["path"]] = {}
+        for part, members in table_parts(t["networks"]).items():
+            truth = [n["truth"] for n in members]
+            scores = [done[(name, n["key"])]["value"] for n in members]
+            per_table[t["path"]][part] = {"tau": kendall_tau(scores, truth), "rho": spearman_rho(scores, truth),
+                                          "n": len(members)}  # fmt: skip
+    deciding = deciding_tables(tables)
+    keys = {n["key"] for t in tables for n in t["networks"]}
+    seconds = statistics.fmean(done[(name, key)]["seconds"] for key in keys)
+    return {"estimator": name, **mean_over_tables({p: per_table[p] for p in deciding}), "tables": per_table,
+            "seconds": seconds, "share_of_full": seconds / full}  # fmt: skip
+
+
+def deciding_tables(tables: list[dict[str, Any]]) -> list[str]:
+    """The tables a choice is made on: those scored against validation (test is only
+    reported), or every table where none has a validation column."""
+    on_val = [t["path"] for t in tables if t["against"] == "val"]
+    return on_val or [t["path"] for t in tables]
+
+
+def mean_over_tables(per_table: dict[str, dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Kendall tau and Spearman rho averaged over the tables, part by part."""
+    parts = next(iter(per_table.values())).keys()
+    return {part: {stat: statistics.fmean(t[part][stat] for t in per_table.values()) for stat in ("tau", "rho")}
+            for part in parts}  # fmt: skip
 
 
 def rung_metric(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -141,3 +141,30 @@ def test_the_reports_overstatement_figures_are_the_calibration_tables():
     measured = table["overstatement_points"]
     assert VERIFIED_OVERSTATEMENT == (round(measured["min"], 1), round(measured["max"], 1))
     assert measured["min"] > 0  # verification overstated in every case: the report's "in every measured case"
+
+
+def test_the_proxy_is_chosen_on_the_tables_scored_on_validation():
+    tables = [{"path": "own", "against": "test"}, {"path": "plain", "against": "val"}, {"path": "b", "against": "val"}]
+    assert proxy_fidelity.deciding_tables(tables) == ["plain", "b"]  # test is only reported
+    assert proxy_fidelity.deciding_tables(tables[:1]) == ["own"]  # no validation anywhere: every table
+    per_table = {
+        "plain": {"equal budget": {"tau": 0.2, "rho": 0.4, "n": 14}, "all": {"tau": 0.5, "rho": 0.6, "n": 16}},
+        "b": {"equal budget": {"tau": 0.6, "rho": 0.8, "n": 14}, "all": {"tau": 0.7, "rho": 0.9, "n": 16}},
+    }
+    mean = proxy_fidelity.mean_over_tables(per_table)
+    assert mean["equal budget"] == {"tau": pytest.approx(0.4), "rho": pytest.approx(0.6)}
+    assert mean["all"] == {"tau": pytest.approx(0.6), "rho": pytest.approx(0.75)}
+
+
+def test_proxy_fidelity_scores_each_table_and_chooses_on_validation(tmp_path):
+    own = [{"name": f"n{i}", "group": "budget", "key": f"k{i}", "truth": t, "seconds": [100.0]}
+           for i, t in enumerate([0.80, 0.82, 0.84, 0.86])]  # fmt: skip
+    plain = [{**n, "truth": t} for n, t in zip(own, [0.86, 0.84, 0.82, 0.80], strict=True)]
+    tables = [{"path": "own", "against": "test", "networks": own},
+              {"path": "plain", "against": "val", "networks": plain}]  # fmt: skip
+    done = {("proxy", f"k{i}"): {"value": v, "seconds": 5.0} for i, v in enumerate([0.1, 0.2, 0.3, 0.4])}
+    row = proxy_fidelity.score_row("proxy", tables, done, full=100.0)
+    assert row["tables"]["own"]["equal budget"]["tau"] == pytest.approx(1.0)
+    assert row["tables"]["plain"]["equal budget"]["tau"] == pytest.approx(-1.0)
+    assert row["equal budget"]["tau"] == pytest.approx(-1.0)  # chosen on validation alone
+    assert row["share_of_full"] == pytest.approx(0.05)
