@@ -7,7 +7,9 @@ search strategies, at the user's budget.
    ``--search-minutes``, followed by verification (the top ``--verify-k`` and every naive
    network retrained), which picks ``best.json``. ``--search-run DIR`` takes the found
    network from an earlier ``nas search`` (or ``nas run``'s ``search/``) instead, with its
-   own spec and target; ``--found-from FILE`` from the ``found`` row of an earlier results file.
+   own spec and target; ``--found-from FILE`` from the ``found`` row of an earlier results file;
+   ``--spec FILE`` searches with that spec file instead of the built-in one (its target
+   too: ``experiments/native_fashion_mnist.yaml`` counts the budget at 32 px and 10 classes).
 2. The arms (``--arms random,evolution:1,...``): the same search with another
    ``search.sampler`` (and search seed), the same space, fit, proxy, verification and trial
    cap; each arm's verified winner is trained beside the found network.
@@ -35,7 +37,8 @@ writes the results there (the repository keeps them under ``experiments/data/``)
 
 Usage: ``python experiments/benchmarks/found_vs_naive.py --budget 25e6 --out runs/fvn-25m
 [--arms random] [--recipe plain] [--epochs 10] [--seeds 3] [--naive-at 1.4,2]``, or
-``--search-run runs/pipeline-fm/search --arms random --naive-at ""`` for a finished search.
+``--search-run runs/pipeline-fm/search --arms random --naive-at ""`` for a finished search, or
+``--spec experiments/native_fashion_mnist.yaml --arms random --naive-at ""`` for the native setting.
 Needs Debian's dataset-fashion-mnist.
 """
 
@@ -166,8 +169,8 @@ def search(args: argparse.Namespace, out: Path, arm: Arm | None = None) -> tuple
         return run, json.loads(timing.read_text()) if timing.exists() else None
     spec_path = out / f"search{suffix}.yaml"
     if not spec_path.exists():
-        found = (yaml.safe_load((Path(args.search_run) / "spec.yaml").read_text()) if args.search_run
-                 else search_spec(args))  # fmt: skip
+        given_spec = Path(args.search_run) / "spec.yaml" if args.search_run else args.spec
+        found = yaml.safe_load(Path(given_spec).read_text()) if given_spec else search_spec(args)
         spec = found if arm is None else arm_spec(found, arm)
         spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     cmd = [sys.executable, "-m", "nas", "search", str(spec_path), "--out", str(run)]
@@ -300,6 +303,9 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=1000, help="the search's trial cap")
     parser.add_argument("--search-seed", type=int, default=0)
     parser.add_argument("--search-run", help="take best.json from this finished nas search run instead of searching")
+    spec_help = ("search with this spec file (its target, space and proxy) instead of the built-in one at "
+                 "--budget: experiments/native_fashion_mnist.yaml for the native setting")  # fmt: skip
+    parser.add_argument("--spec", help=spec_help)
     parser.add_argument("--verify-k", type=int, default=3)
     parser.add_argument("--found-from", help="take the found network from the 'found' row of this results file")
     parser.add_argument(

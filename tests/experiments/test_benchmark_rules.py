@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import yaml
 
 from search_spaces import architecture_hash, count_flops
 
@@ -168,3 +169,19 @@ def test_proxy_fidelity_scores_each_table_and_chooses_on_validation(tmp_path):
     assert row["tables"]["plain"]["equal budget"]["tau"] == pytest.approx(-1.0)
     assert row["equal budget"]["tau"] == pytest.approx(-1.0)  # chosen on validation alone
     assert row["share_of_full"] == pytest.approx(0.05)
+
+
+def test_a_spec_file_is_the_search_and_its_arms_differ_in_the_sampler(tmp_path, monkeypatch):
+    spec = yaml.safe_load((ROOT / "experiments" / "native_fashion_mnist.yaml").read_text())
+    ran: list[list[str]] = []
+    monkeypatch.setattr(found_vs_naive.subprocess, "run", lambda cmd, cwd: ran.append(cmd) or argparse.Namespace(
+        returncode=0))  # fmt: skip
+    args = argparse.Namespace(search_run=None, spec=str(ROOT / "experiments" / "native_fashion_mnist.yaml"),
+                              arm_run=[])  # fmt: skip
+    run, _ = found_vs_naive.search(args, tmp_path)
+    assert yaml.safe_load((tmp_path / "search.yaml").read_text()) == spec  # the native target, as written
+    assert ran[0][1:] == ["-m", "nas", "search", str(tmp_path / "search.yaml"), "--out", str(run)]
+    found_vs_naive.search(args, tmp_path, found_vs_naive.Arm("random"))
+    arm = yaml.safe_load((tmp_path / "search-random.yaml").read_text())
+    assert arm == found_vs_naive.arm_spec(spec, found_vs_naive.Arm("random"))
+    assert arm["target"] == spec["target"] and arm["search"]["sampler"] == "random"
