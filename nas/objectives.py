@@ -32,6 +32,7 @@ from optuna.study import StudyDirection
 
 __all__ = [
     "ABS_BETA",
+    "FITTED_OBJECTIVES",
     "KINDS",
     "MNAS_HARD",
     "MNAS_SOFT",
@@ -49,6 +50,9 @@ MNAS_HARD = (0.0, -1.0)
 TRAINING_AWARE = (-0.07, -0.05)  # (w, v) of P2 §3.3
 ABS_BETA = -0.07
 KINDS = ("mnas", "pareto", "training_aware")
+# The one-reward objectives whose candidates a FLOPs or params budget is fitted into ([lower T, T]):
+# not pareto, whose front needs costs to vary.
+FITTED_OBJECTIVES = ("mnas", "training_aware")
 
 
 def mnas_reward(accuracy: float, cost: float, target: float, *, alpha: float, beta: float) -> float:

@@ -18,7 +18,7 @@ from typing import Any
 
 from nas.measure.cost_table import CostTable, TableError, space_layers
 from nas.measure.costs import StepSettings, StepTime, StepTimeCache
-from nas.objectives import Objective
+from nas.objectives import FITTED_OBJECTIVES, Objective
 from nas.spec import ExperimentSpec, RungSpec, SpecError, load_spec, spec_from_dict, spec_to_dict
 from nas.training.data import DataError, Dataset, DataSpec, load_dataset
 from nas.training.threads import worker_threads
@@ -128,8 +128,9 @@ class RunPlan:
     @property
     def fits(self) -> bool:
         """Whether candidates are fitted to the budget: a FLOPs or params budget, ``target.lower``
-        set, and the one-reward ``mnas`` objective (a Pareto search wants costs to vary)."""
-        return (self.objective.kind == "mnas" and self.objective.budget is not None
+        set, and a one-reward objective (``mnas`` or ``training_aware``; a Pareto search wants
+        costs to vary)."""
+        return (self.objective.kind in FITTED_OBJECTIVES and self.objective.budget is not None
                 and self.cost_metric in BUDGET_METRICS and self.spec.target.lower is not None)  # fmt: skip
 
     def fit(self, arch: Architecture, *, lower: float | None = None) -> Fit:

@@ -257,7 +257,7 @@ def _best_json(choice: Choice) -> str:
     if choice.verified is not None:
         metrics.update(_verified_metrics(choice.verified))
     if choice.versus_naive is not None:
-        metrics["versus_naive"] = dataclasses.asdict(choice.versus_naive)
+        metrics["versus_naive"] = choice.versus_naive.as_record()
     return dumps_architecture(architecture_from_record(record.user_attrs["architecture"]), metrics)
 
 

@@ -18,7 +18,7 @@ import yaml
 
 from nas.measure.costs import StepSettings
 from nas.measure.estimators import ESTIMATORS
-from nas.objectives import ABS_BETA, KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
+from nas.objectives import ABS_BETA, FITTED_OBJECTIVES, KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
 from nas.training.data import MAX_CLASSES, DataSpec
 from nas.training.train import TrainConfig
 from search_spaces import SPACES, ArchitectureError, load_architecture
@@ -139,10 +139,12 @@ class TargetSpec:
     The run plan reads and checks it (``RunPlan.from_spec``); workers and Ray nodes get its
     entries with the plan and never read the file.
 
-    ``lower``: with a FLOPs or params budget T and the ``mnas`` objective, every candidate
-    is fitted by one width multiplier into [lower * T, T] (``scaling.fit_to_budget``), and
-    one that cannot land there is not trained. ``none`` (or null) scores candidates at
-    their sampled cost instead.
+    ``lower``: with a FLOPs or params budget T and the ``mnas`` or ``training_aware``
+    objective, every candidate is fitted by one width multiplier into [lower * T, T]
+    (``scaling.fit_to_budget``), and one that cannot land there is not trained. ``none`` (or
+    null) scores ``mnas`` candidates at their sampled cost instead. With ``training_aware``
+    the band is the budget (its reward ``A * S**w * P**v`` has no cost term), so it needs
+    ``lower``: a search for the fastest-training network of a FLOPs class.
     """
 
     resolution: int = 224
@@ -565,8 +567,12 @@ class ExperimentSpec:
             raise SpecError(f"target.table: predicts latency_ms or step_time (or the training_aware objective's step "
                             f"time); this search's cost is {self.cost_metric}, counted exactly")  # fmt: skip
         if self.objective.type == "training_aware" and t.budget is not None:
-            raise SpecError(f"target.{t.cost}: objective training_aware is normalized by the base, not a budget, "
-                            f"got {t.budget!r}")  # fmt: skip
+            if t.cost not in ("flops", "params"):
+                raise SpecError(f"target.{t.cost}: objective training_aware measures step time itself; its budget "
+                                f"is a FLOPs or params band candidates are fitted into, got {t.budget!r}")  # fmt: skip
+            if t.lower is None:
+                raise SpecError(f"target.lower: objective training_aware takes a {t.cost} budget only as a band, "
+                                "[lower x budget, budget], its candidates are fitted into; got none")  # fmt: skip
 
     @property
     def run_dir(self) -> str:
@@ -709,7 +715,7 @@ def _budget_layers(spec: ExperimentSpec, given_space: dict[str, Any]) -> tuple[i
 
     t, o = spec.target, spec.objective
     metric = "flops" if t.flops is not None else "params" if t.params is not None else None
-    if "layers" in given_space or metric is None or t.lower is None or o.type != "mnas":
+    if "layers" in given_space or metric is None or t.lower is None or o.type not in FITTED_OBJECTIVES:
         return None
     base = load_architecture(spec.space.base_ref)
     budget = t.flops if metric == "flops" else t.params

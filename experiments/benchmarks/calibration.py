@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,7 @@ def main() -> None:
             continue
         over = {recipe: verified.mean - g.mean for recipe, g in full.items() if g is not None}
         rows.append({"setting": case.setting, "network": case.row, "naive_rule": case.rule,
-                     "verified": asdict(verified), "full": {r: g and asdict(g) for r, g in full.items()},
+                     "verified": verified.as_record(), "full": {r: g and g.as_record() for r, g in full.items()},
                      "overstatement_points": {r: 100 * v for r, v in over.items()}})  # fmt: skip
         cells = [g.text() if g is not None else "not measured" for g in (verified, full["own"], full["plain"])]
         print(f"{case.setting:<52} {case.row:<14} {case.rule:<11} " + " ".join(f"{c:>34}" for c in cells))

@@ -468,7 +468,7 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         ratios: dict[str, float] = {"flops": found.flops / n.flops, **{k: ours[k] / theirs[k] for k in measured}}
         print(f"found - {n.label}: {gap.text()}: {verdict}; found/it: "
               + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))  # fmt: skip
-        gaps[n.label] = {**dataclasses.asdict(gap), "verdict": verdict, "found_over_it": ratios}
+        gaps[n.label] = {**gap.as_record(), "verdict": verdict, "found_over_it": ratios}
     naive_means = {n.label: statistics.fmean(test[n.label]) for n in nets if n.naive and n.label in gaps}
     strongest = max(naive_means, key=lambda label: naive_means[label]) if naive_means else None
     if strongest is not None:

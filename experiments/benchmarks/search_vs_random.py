@@ -123,7 +123,7 @@ def search_quality(args: argparse.Namespace) -> dict[str, Any]:
         if sampler != "random" and "random" in picked:
             gap = paired_gap(dict(enumerate(picked[sampler])), dict(enumerate(picked["random"])))
             if gap is not None:
-                gaps[sampler] = dataclasses.asdict(gap)
+                gaps[sampler] = gap.as_record()
                 print(f"{sampler} - random, picked and re-trained: {gap.text(unit='reward points')}")
     return {"samplers": samplers, "trials": args.trials, "seeds": args.seeds, "eval_seeds": args.eval_seeds,
             "proxy": {"dataset": args.dataset, "train_size": args.train_size, "resolution": args.resolution,

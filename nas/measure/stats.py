@@ -7,6 +7,7 @@ the per-seed differences, and its 95% interval is Student's t interval of that m
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Mapping
@@ -37,6 +38,10 @@ class PairedGap:
     def loses(self) -> bool:
         """``a`` loses to ``b``: the whole interval lies below 0."""
         return self.high < 0
+
+    def as_record(self) -> dict[str, float | int | None]:
+        """The fields for a JSON file: an interval that one seed cannot give is null, not NaN."""
+        return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in dataclasses.asdict(self).items()}
 
     def text(self, scale: float = 100.0, unit: str = "points") -> str:
         """``+0.71 points, 95% CI [+0.22, +1.20] (3 seeds)``; ``scale`` turns fractions into points."""

@@ -31,6 +31,7 @@ from nas.objectives import Objective
 from nas.plan import RunPlan
 from nas.progress import format_duration
 from nas.search.study import completed
+from nas.search.trial import TrialEvaluator
 from nas.training.data import Dataset
 from nas.training.train import train
 from search_spaces import (
@@ -198,6 +199,18 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
     halving = f" (rungs: the best {v.promote:.0%} of the candidates go on after each)" if len(ladder) > 1 else ""
     log(f"verification: top {len(chosen) - len(naive)} by proxy {objective.score_key}{naive_note}, "
         f"{len(seeds)} seeds each, {recipes}{halving}")  # fmt: skip
+    evaluator = TrialEvaluator(plan, run_dir) if plan.objective.uses_ratios else None
+    measured: dict[int, dict[str, Any]] = {}
+
+    def costs(number: int, attrs: dict[str, Any], arch: Architecture) -> dict[str, Any]:
+        """A network's costs for its reward: its trial's, or for a naive network that never ran as a
+        trial and a reward that needs S and P (training-aware), measured once through the step cache."""
+        if evaluator is None or "step_ratio" in attrs:
+            return attrs
+        if number not in measured:
+            measured[number] = {**attrs, **evaluator.cost(arch)}
+        return measured[number]
+
     done: dict[tuple[int, int], dict[str, Any]] = {}
     for rung in range(len(ladder)):
         entrants = climbing + [c for c in chosen if c.number in carried]
@@ -214,7 +227,7 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
                 a = trial.user_attrs
                 arch = architecture_from_record(a["architecture"])
                 accuracy, seconds, reason = verify_accuracy(arch, data, plan, seed, rung)
-                reward = objective.reward(objective.values(accuracy, a))
+                reward = objective.reward(objective.values(accuracy, costs(trial.number, a, arch)))
                 record = {"trial": trial.number, "seed": seed, "rung": rung, "accuracy": accuracy, "reward": reward,
                           "seconds": seconds, "status": "failed" if reason else "ok", "reason": reason}  # fmt: skip
                 journal.append(path, record)

@@ -100,7 +100,14 @@ BAD = [
     ({"target": {"flops": float("inf")}}, "target.flops: must be a finite number, got inf"),
     ({"objective": {"type": "reinforce"}}, "objective.type: must be mnas, pareto or training_aware"),
     ({"objective": {"mode": "relative"}}, "objective.mode: must be soft, hard, custom or abs"),
-    ({"objective": {"type": "training_aware"}}, "target.flops: objective training_aware is normalized by the base"),
+    (
+        {"objective": {"type": "training_aware"}, "target": {"lower": None}},
+        "target.lower: objective training_aware takes a flops budget only as a band",
+    ),
+    (
+        {"objective": {"type": "training_aware"}, "target": {"flops": None, "step_time": 50.0}},
+        "target.step_time: objective training_aware measures step time itself",
+    ),
     ({"objective": {"w": -0.1}}, "objective.w: w and v are only read with type: training_aware, got -0.1"),
     ({"target": {"flops": 1e8, "step_time": 5.0}}, "target: give at most one budget"),
     ({"target": {"flops": 1e8, "step": {"threads": 0}}}, "target.step.threads: must be >= 1, got 0"),

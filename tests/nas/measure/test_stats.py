@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -30,3 +31,7 @@ def test_only_shared_seeds_pair_and_one_seed_has_no_interval():
     assert gap is not None and gap.seeds == 1 and gap.mean == pytest.approx(0.1) and math.isnan(gap.low)
     assert not gap.beats and "no interval" in gap.text()
     assert paired_gap({0: 0.9}, {1: 0.7}) is None
+    record = gap.as_record()  # JSON has no NaN: the interval one seed cannot give is null
+    assert record == {"mean": pytest.approx(0.1), "std": None, "low": None, "high": None, "seeds": 1,
+                      "confidence": 0.95}  # fmt: skip
+    json.dumps(record, allow_nan=False)

@@ -4,12 +4,14 @@ network trained once, and verification against the naive network."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import optuna
 import pytest
 import yaml
 
+from nas.objectives import training_aware_reward
 from nas.plan import RunPlan
 from search_spaces import architecture_from_dict, architecture_hash, count_flops, preset_path
 
@@ -63,16 +65,20 @@ def test_a_candidate_that_cannot_land_is_not_trained(cli, write_spec, trials_csv
         assert row["accuracy"] == "" and float(row["reward"]) == 0.0 and row["train_seconds"] == ""
 
 
-def test_each_network_is_trained_and_verified_once(cli, write_spec, trials_csv, tmp_path):
-    # A space of one network (a base whose stages all use kernel 3 and expansion 6, and
-    # single choices): trial 0 trains it, as the naive network; every later trial takes its result.
+def one_network_space(tmp_path) -> dict[str, Any]:
+    """A space of one network: a base whose stages all use kernel 3 and expansion 6, and single choices."""
     b0 = json.loads(preset_path("efficientnet-b0").read_text())
     b0["stages"] = [{**stage, "kernel": 3, "expand": 6} for stage in b0["stages"][:3]]
     b0["name"] = "uniform"
     base = tmp_path / "uniform.json"
     base.write_text(json.dumps(b0))
-    one = {"base": str(base), "kernel": [3], "expand": [6], "se": [0.25], "layers": [0], "width": [1.0],
-           "stem": [1.0], "head": [1.0]}  # fmt: skip
+    return {"base": str(base), "kernel": [3], "expand": [6], "se": [0.25], "layers": [0], "width": [1.0],
+            "stem": [1.0], "head": [1.0]}  # fmt: skip
+
+
+def test_each_network_is_trained_and_verified_once(cli, write_spec, trials_csv, tmp_path):
+    # A space of one network: trial 0 trains it, as the naive network; every later trial takes its result.
+    one = one_network_space(tmp_path)
     out = tmp_path / "run"
     spec = budget_spec(write_spec, space=one, search={"trials": 4},
                        verify={"enabled": True, "top_k": 3, "seeds": 2, "epochs": 1})  # fmt: skip
@@ -101,6 +107,54 @@ def test_each_network_is_trained_and_verified_once(cli, write_spec, trials_csv, 
     assert best["naive"] is True and best["naive_rule"] in ("width", "compound", "half_depth")
     assert best["versus_naive"]["seeds"] == 2
     assert "verified, best trial against the naive `width` network: +0.00 points" in stdout
+
+
+def test_one_verification_seed_writes_a_gap_without_an_interval(cli, write_spec, tmp_path):
+    out = tmp_path / "run"
+    spec = budget_spec(write_spec, space=one_network_space(tmp_path), search={"trials": 1},
+                       verify={"enabled": True, "top_k": 1, "seeds": 1, "epochs": 1})  # fmt: skip
+    code, _, err = cli("search", spec, "--out", out)
+    assert code == 0, err
+    gap = json.loads((out / "best.json").read_text())["metrics"]["versus_naive"]
+    assert gap["seeds"] == 1 and gap["low"] is None and gap["high"] is None
+
+
+def test_a_training_aware_search_at_a_budget_is_fitted_and_verified_by_its_reward(
+    cli, write_spec, trials_csv, tmp_path
+):
+    # EfficientNetV2's A * S^w * P^v within the FLOPs band: the naive networks that never ran as
+    # trials get S and P measured for their verified reward, as every trial does
+    out = tmp_path / "run"
+    step = {"batch_size": 4, "resolution": 8, "threads": 1, "warmup": 0, "steps": 1}
+    spec = budget_spec(write_spec, space=one_network_space(tmp_path), target={"step": step},
+                       objective={"type": "training_aware"}, search={"trials": 2},
+                       verify={"enabled": True, "top_k": 1, "seeds": 1, "epochs": 1})  # fmt: skip
+    code, _, err = cli("search", spec, "--out", out)
+    assert code == 0, err
+    table = trials_csv(out)
+    assert table[0]["warm_start"] == "naive" and 0.9 * T <= float(table[0]["flops"]) <= T
+    assert float(table[0]["reward"]) == pytest.approx(
+        training_aware_reward(
+            float(table[0]["accuracy"]), float(table[0]["step_ratio"]), float(table[0]["param_ratio"]), w=-0.07, v=-0.05
+        )
+    )
+    runs = [json.loads(line) for line in (out / "verify.jsonl").read_text().splitlines()]
+    naive = [r for r in runs if r["trial"] < 0]
+    assert naive and all(r["status"] == "ok" and 0 < r["reward"] < r["accuracy"] * 1.5 for r in naive)
+    measured = [json.loads(line)["key"].split("|")[0] for line in (out / "step_times.jsonl").read_text().splitlines()]
+    plan = RunPlan.load(spec)
+    assert {architecture_hash(plan.naive(rule).arch) for rule in ("compound", "half_depth")} <= set(measured)
+
+
+@pytest.mark.parametrize(("target", "message"), [
+    ({"lower": "none"}, "target.lower: objective training_aware takes a flops budget only as a band"),
+    ({"flops": None, "latency_ms": 5.0}, "target.latency_ms: objective training_aware measures step time itself"),
+])  # fmt: skip
+def test_a_training_aware_budget_must_be_a_band(write_spec, target, message):
+    from nas.spec import SpecError, spec_from_dict
+
+    with pytest.raises(SpecError, match=re.escape(message)):
+        spec_from_dict({"objective": {"type": "training_aware"}, "target": {"flops": T, **target}})
 
 
 def test_pareto_and_unfittable_budgets_are_not_fitted(write_spec):
