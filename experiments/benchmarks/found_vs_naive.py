@@ -10,9 +10,10 @@ search strategies, at the user's budget.
    own spec and target; ``--found-from FILE`` from the ``found`` row of an earlier results file;
    ``--spec FILE`` searches with that spec file instead of the built-in one (its target
    too: ``experiments/native_fashion_mnist.yaml`` counts the budget at 32 px and 10 classes).
-2. The arms (``--arms random,evolution:1,...``): the same search with another
-   ``search.sampler`` (and search seed), the same space, fit, proxy, verification and trial
-   cap; each arm's verified winner is trained beside the found network.
+2. The arms (``--arms random,evolution:1,training_aware,...``): the same search with another
+   ``search.sampler`` (and search seed), or with EfficientNetV2's training-aware objective in
+   the same FLOPs band; the same space, fit, proxy, verification and trial cap. Each arm's
+   verified winner is trained beside the found network.
 3. The naive networks: ``efficientnet-b0`` scaled to the budget by every rule of
    ``--rules`` (``scaling.NAIVE_RULES``: width only, EfficientNet's compound rule, depth
    halved then width; ``scaling.scale_to_budget``), and width-scaled to ``--naive-at``
@@ -86,7 +87,8 @@ TRAIN_LOG = "train.jsonl"
 @dataclass(frozen=True)
 class Arm:
     """Another search beside the found network's: the same spec with ``sampler`` (``random``,
-    ``evolution``, ``local``, or ``tpe`` again) and, when given, another search ``seed``."""
+    ``evolution``, ``local``, or ``tpe`` again) and, when given, another search ``seed``; or
+    ``training_aware``, the found search's sampler with EfficientNetV2's objective."""
 
     sampler: str
     seed: int | None = None
@@ -97,16 +99,22 @@ class Arm:
 
     @property
     def label(self) -> str:
-        return f"{self.sampler} search" + ("" if self.seed is None else f" (seed {self.seed})")
+        what = "training-aware search" if self.sampler == TRAINING_AWARE_ARM else f"{self.sampler} search"
+        return what + ("" if self.seed is None else f" (seed {self.seed})")
+
+
+TRAINING_AWARE_ARM = "training_aware"  # an arm that changes the objective, not the sampler
 
 
 def parse_arms(text: str) -> list[Arm]:
-    """``random,evolution:1,tpe:2``: samplers, each with an optional search seed."""
+    """``random,evolution:1,tpe:2,training_aware``: samplers (or the training-aware objective),
+    each with an optional search seed."""
     arms = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         sampler, _, seed = item.partition(":")
-        if sampler not in SAMPLERS or (seed and not seed.isdigit()):
-            raise SystemExit(f"--arms: {item!r} is not SAMPLER[:SEED] with a sampler of {', '.join(SAMPLERS)}")
+        if sampler not in (*SAMPLERS, TRAINING_AWARE_ARM) or (seed and not seed.isdigit()):
+            raise SystemExit(f"--arms: {item!r} is not ARM[:SEED] with an arm of "
+                             f"{', '.join((*SAMPLERS, TRAINING_AWARE_ARM))}")  # fmt: skip
         arms.append(Arm(sampler, int(seed) if seed else None))
     return arms
 
@@ -145,8 +153,18 @@ def search_spec(args: argparse.Namespace, sampler: str = "tpe") -> dict[str, Any
 
 def arm_spec(spec: dict[str, Any], arm: Arm) -> dict[str, Any]:
     """``spec`` (the found network's search: space, fit, proxy, verification, trial cap and
-    minutes) with the arm's sampler and seed: an arm that differs in its strategy only."""
-    spec = {**spec, "search": {**spec["search"], "sampler": arm.sampler}, "name": f"{spec['name']}-{arm.name}"}
+    minutes) with the arm's sampler and seed: an arm that differs in its strategy only. The
+    training-aware arm keeps the sampler and scores ``A * S^w * P^v`` within the same FLOPs
+    band (``docs/training-aware.md``), with S the training step as the proxy trains: its batch
+    and resolution, one thread."""
+    spec = {**spec, "name": f"{spec['name']}-{arm.name}"}
+    if arm.sampler == TRAINING_AWARE_ARM:
+        proxy = spec["proxy"]
+        step = {"batch_size": proxy.get("batch_size", 128), "resolution": proxy.get("resolution", 32), "threads": 1}
+        spec["objective"] = {"type": "training_aware"}
+        spec["target"] = {**spec["target"], "step": step}
+    else:
+        spec["search"] = {**spec["search"], "sampler": arm.sampler}
     if arm.seed is not None:
         spec["seed"] = arm.seed
     return spec
@@ -312,8 +330,9 @@ def main() -> None:
         "--runs-from",
         help="take the runs of this results file or nas run directory (same recipe) instead of training them",
     )
-    arms_help = ("other searches beside the found network's, SAMPLER[:SEED],...: the same space, fit, proxy, "
-                 "verification and trial cap or minutes with another search.sampler (and seed)")  # fmt: skip
+    arms_help = ("other searches beside the found network's, ARM[:SEED],...: the same space, fit, proxy, "
+                 "verification and trial cap or minutes with another search.sampler (and seed), or "
+                 "training_aware: EfficientNetV2's objective in the same FLOPs band")  # fmt: skip
     parser.add_argument("--arms", default="", help=arms_help)
     parser.add_argument("--random-arm", action="store_true", help="the same as --arms random")
     parser.add_argument("--arm-run", action="append", default=[], metavar="ARM=DIR",

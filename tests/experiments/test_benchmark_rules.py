@@ -109,7 +109,7 @@ def test_arms_parse_samplers_and_seeds():
     assert [(a.sampler, a.seed, a.label) for a in arms] == [
         ("random", None, "random search"), ("evolution", 1, "evolution search (seed 1)"),
         ("local", 0, "local search (seed 0)")]  # fmt: skip
-    with pytest.raises(SystemExit, match="--arms: 'cmaes' is not SAMPLER"):
+    with pytest.raises(SystemExit, match="--arms: 'cmaes' is not ARM"):
         found_vs_naive.parse_arms("cmaes")
 
 
@@ -185,3 +185,18 @@ def test_a_spec_file_is_the_search_and_its_arms_differ_in_the_sampler(tmp_path, 
     arm = yaml.safe_load((tmp_path / "search-random.yaml").read_text())
     assert arm == found_vs_naive.arm_spec(spec, found_vs_naive.Arm("random"))
     assert arm["target"] == spec["target"] and arm["search"]["sampler"] == "random"
+
+
+def test_the_training_aware_arm_changes_the_objective_and_measures_the_step_as_the_proxy_trains():
+    spec = {"name": "fm", "seed": 3, "target": {"resolution": 224, "num_classes": 1000, "flops": 1e8, "lower": 0.9},
+            "objective": {"type": "mnas", "mode": "soft"}, "proxy": {"resolution": 32, "batch_size": 128},
+            "search": {"sampler": "tpe", "trials": 40}}  # fmt: skip
+    [arm] = found_vs_naive.parse_arms("training_aware")
+    got = found_vs_naive.arm_spec(spec, arm)
+    assert got["objective"] == {"type": "training_aware"} and got["search"] == spec["search"]
+    assert got["target"] == {**spec["target"], "step": {"batch_size": 128, "resolution": 32, "threads": 1}}
+    assert arm.label == "training-aware search" and got["name"] == "fm-training_aware"
+    from nas.spec import spec_from_dict
+
+    resolved = spec_from_dict({k: v for k, v in got.items() if k != "search"})  # a valid spec: a fitted search
+    assert resolved.objective.type == "training_aware" and resolved.target.flops == 1e8
