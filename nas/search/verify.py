@@ -175,6 +175,23 @@ def verify_accuracy(arch: Architecture, data: Dataset, plan: RunPlan, seed: int,
     return result.val_accuracy, result.seconds, ""
 
 
+def _reward_costs(plan: RunPlan, run_dir: Path) -> Callable[[int, dict[str, Any], Architecture], dict[str, Any]]:
+    """A network's costs for its verified reward: its trial's attributes, or, for a naive network
+    that never ran as a trial and a reward that needs S and P (training-aware), those measured
+    once through the run's step-time cache (``TrialEvaluator.cost``)."""
+    evaluator = TrialEvaluator(plan, run_dir) if plan.objective.uses_ratios else None
+    measured: dict[int, dict[str, Any]] = {}
+
+    def costs(number: int, attrs: dict[str, Any], arch: Architecture) -> dict[str, Any]:
+        if evaluator is None or "step_ratio" in attrs:
+            return attrs
+        if number not in measured:
+            measured[number] = {**attrs, **evaluator.cost(arch)}
+        return measured[number]
+
+    return costs
+
+
 def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
                      log: Callable[[str], None] = print) -> dict[int, Verified]:  # fmt: skip
     """Retrain the top-k candidates and every naive network with every seed not yet in ``verify.jsonl``.
@@ -199,18 +216,7 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
     halving = f" (rungs: the best {v.promote:.0%} of the candidates go on after each)" if len(ladder) > 1 else ""
     log(f"verification: top {len(chosen) - len(naive)} by proxy {objective.score_key}{naive_note}, "
         f"{len(seeds)} seeds each, {recipes}{halving}")  # fmt: skip
-    evaluator = TrialEvaluator(plan, run_dir) if plan.objective.uses_ratios else None
-    measured: dict[int, dict[str, Any]] = {}
-
-    def costs(number: int, attrs: dict[str, Any], arch: Architecture) -> dict[str, Any]:
-        """A network's costs for its reward: its trial's, or for a naive network that never ran as a
-        trial and a reward that needs S and P (training-aware), measured once through the step cache."""
-        if evaluator is None or "step_ratio" in attrs:
-            return attrs
-        if number not in measured:
-            measured[number] = {**attrs, **evaluator.cost(arch)}
-        return measured[number]
-
+    costs = _reward_costs(plan, run_dir)
     done: dict[tuple[int, int], dict[str, Any]] = {}
     for rung in range(len(ladder)):
         entrants = climbing + [c for c in chosen if c.number in carried]
