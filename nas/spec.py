@@ -21,6 +21,7 @@ from nas.measure.estimators import ESTIMATORS
 from nas.objectives import ABS_BETA, FITTED_OBJECTIVES, KINDS, MNAS_HARD, MNAS_SOFT, TRAINING_AWARE, Objective
 from nas.training.data import MAX_CLASSES, DataSpec
 from nas.training.train import TrainConfig
+from scaling.budget import BUDGET_METRICS
 from search_spaces import SPACES, ArchitectureError, load_architecture
 from search_spaces.architecture import MAX_RESOLUTION
 from search_spaces.files import name_problem, printable
@@ -569,7 +570,7 @@ class ExperimentSpec:
             raise SpecError(f"target.table: predicts latency_ms or step_time (or the training_aware objective's step "
                             f"time); this search's cost is {self.cost_metric}, counted exactly")  # fmt: skip
         if self.objective.type == "training_aware" and t.budget is not None:
-            if t.cost not in ("flops", "params"):
+            if t.cost not in BUDGET_METRICS:
                 raise SpecError(f"target.{t.cost}: objective training_aware measures step time itself; its budget "
                                 f"is a FLOPs or params band candidates are fitted into, got {t.budget!r}")  # fmt: skip
             if t.lower is None:
