@@ -54,7 +54,7 @@ import torch
 
 from nas import journal
 from nas.measure.estimators import ESTIMATORS, estimate
-from nas.measure.ranking import kendall_tau, spearman_rho
+from nas.measure.ranking import kendall_tau, seed_agreement, spearman_rho
 from nas.training.data import DataSpec, load_dataset
 from nas.training.threads import set_process_threads, worker_threads
 from nas.training.train import TrainConfig, TrainResult
@@ -265,17 +265,6 @@ def rung_metric(rows: list[dict[str, Any]]) -> dict[str, Any]:
     reward = statistics.fmean(p[0] for p in pairs) if pairs else math.nan
     tse = statistics.fmean(p[1] for p in pairs) if pairs else math.nan
     return {"metric": "tse" if tse > reward else "reward", "reward": reward, "tse": tse}
-
-
-def seed_agreement(networks: list[dict[str, Any]], column: str = "test") -> dict[str, float] | None:
-    """Kendall's tau and Spearman's rho between the table's first two seeds over ``networks``
-    (those trained with both): how well one full training run ranks the networks against
-    another, the ceiling for any estimator scored against their mean. None with under 3."""
-    both = [n[column][:2] for n in networks if len(n.get(column) or []) >= 2]
-    if len(both) < 3:
-        return None
-    first, second = [t[0] for t in both], [t[1] for t in both]
-    return {"tau": kendall_tau(first, second), "rho": spearman_rho(first, second), "n": len(both)}
 
 
 def recommend(rows: list[dict[str, Any]]) -> dict[str, Any] | None:

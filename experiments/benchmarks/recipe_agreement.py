@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nas import journal
-from nas.measure.ranking import kendall_tau
+from nas.measure.ranking import kendall_tau, seed_agreement
 
 DEFAULT_TABLES = ("experiments/data/ground_truth_fashion_mnist.json,"
                   "experiments/data/ground_truth_fashion_mnist_plain.json")  # fmt: skip
@@ -36,9 +36,8 @@ def agreement(first: list[dict[str, Any]], second: list[dict[str, Any]], column:
     return {"tau": kendall_tau([a for a, _ in pairs], [b for _, b in pairs]), "n": len(pairs)}
 
 
-def seed_tau(networks: list[dict[str, Any]]) -> float | None:
-    both = [n["test"][:2] for n in networks if len(n.get("test") or []) >= 2]
-    return kendall_tau([t[0] for t in both], [t[1] for t in both]) if len(both) >= 3 else None
+def _tau(agreement: dict[str, float] | None) -> float | None:
+    return None if agreement is None else agreement["tau"]
 
 
 def main() -> None:
@@ -56,7 +55,7 @@ def main() -> None:
     for part, keep in parts.items():
         a = [n for n in first["networks"] if keep(n)]
         b = [n for n in second["networks"] if keep(n)]
-        out[part] = {"test": agreement(a, b), "seed_tau": [seed_tau(a), seed_tau(b)]}
+        out[part] = {"test": agreement(a, b), "seed_tau": [_tau(seed_agreement(a)), _tau(seed_agreement(b))]}
         t = out[part]["test"]
         tau = "-" if t["tau"] is None else f"{t['tau']:.2f}"
         ceilings = ", ".join("-" if s is None else f"{s:.2f}" for s in out[part]["seed_tau"])

@@ -7,10 +7,12 @@ orders candidates as a costlier one does (NAS-Bench-201's zero-cost study report
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import stats
 
-__all__ = ["kendall_tau", "spearman_rho"]
+__all__ = ["kendall_tau", "seed_agreement", "spearman_rho"]
 
 
 def kendall_tau(a: list[float], b: list[float]) -> float:
@@ -30,3 +32,18 @@ def spearman_rho(a: list[float], b: list[float]) -> float:
     if len(a) < 2 or len(set(a)) < 2 or len(set(b)) < 2:
         return float("nan")
     return float(stats.spearmanr(np.asarray(a), np.asarray(b)).statistic)
+
+
+def seed_agreement(networks: list[dict[str, Any]], column: str = "test") -> dict[str, float] | None:
+    """Kendall's tau and Spearman's rho between a ground-truth table's first two seeds.
+
+    ``networks`` are table rows whose ``column`` lists one accuracy per seed; those trained
+    with at least two seeds count. How well one full training run ranks the networks
+    against another: the ceiling of any estimator scored against their mean. None with
+    under 3 such networks.
+    """
+    both = [n[column][:2] for n in networks if len(n.get(column) or []) >= 2]
+    if len(both) < 3:
+        return None
+    first, second = [t[0] for t in both], [t[1] for t in both]
+    return {"tau": kendall_tau(first, second), "rho": spearman_rho(first, second), "n": len(both)}

@@ -74,15 +74,6 @@ def test_the_ground_truth_pool_is_seeded_and_lands_where_it_says():
     assert [architecture_hash(a) for _, _, a in again] == [architecture_hash(a) for _, _, a in networks]
 
 
-def test_seed_agreement_ranks_one_seed_against_the_other():
-    networks = [{"test": [0.80, 0.81]}, {"test": [0.85, 0.84]}, {"test": [0.90, 0.91]}, {"test": [0.70]}]
-    agreement = proxy_fidelity.seed_agreement(networks)
-    assert agreement == {"tau": pytest.approx(1.0), "rho": pytest.approx(1.0), "n": 3}  # the one-seed row is left out
-    swapped = [{"test": [0.80, 0.85]}, {"test": [0.85, 0.80]}, {"test": [0.90, 0.91]}]
-    assert proxy_fidelity.seed_agreement(swapped)["tau"] == pytest.approx(1 / 3)
-    assert proxy_fidelity.seed_agreement(networks[:2]) is None
-
-
 def test_rung_metric_compares_each_recipe_with_its_own_tse():
     rows = [_row("proxy 10000x2", 0.5, 20, 0.05), _row("TSE proxy 10000x2", 0.3, 20, 0.05),
             _row("proxy 5000x1", 0.2, 5, 0.01), _row("TSE proxy 5000x1", 0.6, 5, 0.01),
