@@ -58,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import optuna
 import yaml
 
 from nas import journal
@@ -104,6 +105,7 @@ class Arm:
 
 
 TRAINING_AWARE_ARM = "training_aware"  # an arm that changes the objective, not the sampler
+ARM_TRIAL_CAP = 10000  # an arm searching for equal time (--arm-time equal): its timeout ends it
 
 
 def parse_arms(text: str) -> list[Arm]:
@@ -170,6 +172,24 @@ def arm_spec(spec: dict[str, Any], arm: Arm) -> dict[str, Any]:
     return spec
 
 
+def trial_minutes(run: Path) -> float:
+    """The wall time of a finished search's trials, in minutes: its first trial's start to its
+    last trial's end (the study's own timestamps; verification not included)."""
+    storage = f"sqlite:///{run / 'study.db'}"
+    (name,) = optuna.get_all_study_names(storage)
+    trials = [t for t in optuna.load_study(study_name=name, storage=storage).trials if t.datetime_complete]
+    start = min(t.datetime_start for t in trials if t.datetime_start)
+    return (max(t.datetime_complete for t in trials) - start).total_seconds() / 60  # type: ignore[type-var]
+
+
+def equal_time(spec: dict[str, Any], found_run: Path) -> dict[str, Any]:
+    """An arm's spec searching for as long as the found network's search did (``trial_minutes``)
+    rather than for its trial cap. A strategy that samples many candidates which cannot land
+    (skipped untrained, in no time) would otherwise search for less time than the found one."""
+    minutes = math.ceil(trial_minutes(found_run) * 100) / 100
+    return {**spec, "search": {**spec["search"], "trials": ARM_TRIAL_CAP, "timeout_minutes": minutes}}
+
+
 def search(args: argparse.Namespace, out: Path, arm: Arm | None = None) -> tuple[Path, float | None]:
     """The search run's directory (run, resumed or given) and its seconds (None when given).
 
@@ -190,6 +210,8 @@ def search(args: argparse.Namespace, out: Path, arm: Arm | None = None) -> tuple
         given_spec = Path(args.search_run) / "spec.yaml" if args.search_run else args.spec
         found = yaml.safe_load(Path(given_spec).read_text()) if given_spec else search_spec(args)
         spec = found if arm is None else arm_spec(found, arm)
+        if arm is not None and args.arm_time == "equal":
+            spec = equal_time(spec, Path(args.search_run) if args.search_run else out / "search")
         spec_path.write_text(yaml.safe_dump(spec, sort_keys=False))
     cmd = [sys.executable, "-m", "nas", "search", str(spec_path), "--out", str(run)]
     if run.exists():
@@ -334,6 +356,9 @@ def main() -> None:
                  "verification and trial cap or minutes with another search.sampler (and seed), or "
                  "training_aware: EfficientNetV2's objective in the same FLOPs band")  # fmt: skip
     parser.add_argument("--arms", default="", help=arms_help)
+    parser.add_argument("--arm-time", choices=("trials", "equal"), default="trials",
+                        help="each arm searches with the found search's trial cap (trials), or for as long as "
+                             "the found search's trials took, without a cap (equal)")  # fmt: skip
     parser.add_argument("--random-arm", action="store_true", help="the same as --arms random")
     parser.add_argument("--arm-run", action="append", default=[], metavar="ARM=DIR",
                         help="an arm's finished nas search run (ARM: random, random-seed1, ...)")  # fmt: skip

@@ -168,7 +168,7 @@ def test_a_spec_file_is_the_search_and_its_arms_differ_in_the_sampler(tmp_path, 
     monkeypatch.setattr(found_vs_naive.subprocess, "run", lambda cmd, cwd: ran.append(cmd) or argparse.Namespace(
         returncode=0))  # fmt: skip
     args = argparse.Namespace(search_run=None, spec=str(ROOT / "experiments" / "native_fashion_mnist.yaml"),
-                              arm_run=[])  # fmt: skip
+                              arm_run=[], arm_time="trials")  # fmt: skip
     run, _ = found_vs_naive.search(args, tmp_path)
     assert yaml.safe_load((tmp_path / "search.yaml").read_text()) == spec  # the native target, as written
     assert ran[0][1:] == ["-m", "nas", "search", str(tmp_path / "search.yaml"), "--out", str(run)]
@@ -176,6 +176,27 @@ def test_a_spec_file_is_the_search_and_its_arms_differ_in_the_sampler(tmp_path, 
     arm = yaml.safe_load((tmp_path / "search-random.yaml").read_text())
     assert arm == found_vs_naive.arm_spec(spec, found_vs_naive.Arm("random"))
     assert arm["target"] == spec["target"] and arm["search"]["sampler"] == "random"
+
+
+def test_an_arm_at_equal_time_searches_as_long_as_the_found_search_did(tmp_path):
+    import datetime
+
+    import optuna
+
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}", study_name="found")
+    t0 = datetime.datetime(2026, 1, 1)
+    for start, end in ((0, 10), (5, 70), (60, 135)):  # trials overlap (two workers): first start to last end
+        began, ended = t0 + datetime.timedelta(seconds=start), t0 + datetime.timedelta(seconds=end)
+        study.add_trial(optuna.trial.FrozenTrial(
+            number=0, trial_id=0, state=optuna.trial.TrialState.COMPLETE, value=0.5, values=None,
+            datetime_start=began, datetime_complete=ended,
+            params={}, distributions={}, user_attrs={}, system_attrs={}, intermediate_values={}))  # fmt: skip
+    assert found_vs_naive.trial_minutes(tmp_path) == pytest.approx(135 / 60)
+    spec = {"name": "fm", "search": {"sampler": "random", "trials": 40, "pruner": "median", "timeout_minutes": 60}}
+    got = found_vs_naive.equal_time(spec, tmp_path)
+    assert got["search"] == {"sampler": "random", "trials": found_vs_naive.ARM_TRIAL_CAP, "pruner": "median",
+                             "timeout_minutes": 2.25}  # fmt: skip
+    assert spec["search"]["trials"] == 40  # the given spec is left as it was
 
 
 def test_the_training_aware_arm_changes_the_objective_and_measures_the_step_as_the_proxy_trains():
