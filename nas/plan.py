@@ -138,14 +138,16 @@ class RunPlan:
 
         ``lower`` defaults to ``target.lower``. Where channel rounding leaves the fit below the
         band, it is widened 8 channels at a time in single stages until it lands
-        (``scaling.adjust_into_band``); ``FitError`` for a network that still cannot land.
+        (``scaling.adjust_into_band``). A network too deep for the budget even at its narrowest
+        widths is made shallower and narrower together by EfficientNet's compound rule (P1 Eq. 3)
+        instead of being lost. ``FitError`` for a network that still cannot land.
         """
         t = self.spec.target
         assert self.objective.budget is not None
         band = t.lower if lower is None else lower
         return fit_to_budget(arch, self.objective.budget, lower=band or 0.0, metric=self.cost_metric,
                              resolution=t.resolution, num_classes=t.num_classes, name=arch.name,
-                             adjust=True)  # fmt: skip
+                             adjust=True, shallower=True)  # fmt: skip
 
     def naive(self, rule: str = "width") -> Fit:
         """A naive network: the base scaled to the budget by ``rule`` (``scaling.scale_to_budget``;

@@ -54,8 +54,8 @@ def _metrics(trial: Record) -> dict[str, Any]:
 _MEASURED = ("latency_ms", "step_time", "step_time_iqr", "step_ratio", "param_ratio")
 
 
-_METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "fit_width", "cost_before_fit", "reward",
-                   "seconds", "train_seconds", "same_as", "warm_start", "screen_score", "screen_seconds",
+_METRIC_COLUMNS = ("accuracy", "cost", "flops", "params", *_MEASURED, "fit_width", "fit_depth", "cost_before_fit",
+                   "reward", "seconds", "train_seconds", "same_as", "warm_start", "screen_score", "screen_seconds",
                    "screen", "cost_source")  # fmt: skip
 
 

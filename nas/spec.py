@@ -142,7 +142,8 @@ class TargetSpec:
 
     ``lower``: with a FLOPs or params budget T and the ``mnas`` or ``training_aware``
     objective, every candidate is fitted by one width multiplier into [lower * T, T]
-    (``scaling.fit_to_budget``), and one that cannot land there is not trained. ``none`` (or
+    (``scaling.fit_to_budget``; one too deep for T at any width is made shallower by the
+    compound rule), and one that cannot land there is not trained. ``none`` (or
     null) scores ``mnas`` candidates at their sampled cost instead. With ``training_aware``
     the band is the budget (its reward ``A * S**w * P**v`` has no cost term), so it needs
     ``lower``: a search for the fastest-training network of a FLOPs class.

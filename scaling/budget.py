@@ -91,6 +91,7 @@ def fit_to_budget(
     num_classes: int = 1000,
     name: str | None = None,
     adjust: bool = False,
+    shallower: bool = False,
 ) -> Fit:
     """``arch`` with every width scaled by the largest multiplier whose ``metric`` (``flops``
     at ``resolution``, default the architecture's own, or ``params``) is at most ``budget``.
@@ -100,7 +101,10 @@ def fit_to_budget(
     ``lower * budget``. With ``adjust``, a fit that rounding leaves below ``lower * budget``
     is first widened one rounding step (8 channels) at a time, in whichever stage, stem or
     head adds the least cost within the budget, until it lands (``adjust_into_band``); the
-    error is raised only if no step lands it.
+    error is raised only if no step lands it. With ``shallower``, a network over the budget
+    even at its narrowest widths (too deep for it) is scaled down by EfficientNet's compound
+    rule instead, depth ``alpha**phi`` and width ``beta**phi`` at the largest phi within the
+    budget (P1 Eq. 3, ``rule`` ``compound`` in the ``Fit``), then landed as above.
     """
     if metric not in BUDGET_METRICS:
         raise ValueError(f"metric: must be flops or params, got {metric!r}")
@@ -115,25 +119,35 @@ def fit_to_budget(
 
     before = _cost(arch, metric, size, num_classes)
     if cost(_LOW) > budget:
-        raise FitError(f"{metric} {cost(_LOW):,} at the narrowest widths, over the budget {budget:.6g}")
-    width = max(_LOW, _largest_within(cost, budget, _LOW, _HIGH))
-    fitted = cost(width)
-    scaled = scale(arch, width=width, name=name or f"{arch.name}-w{width:g}")
-    if fitted < lower * budget and adjust:
-        landed = adjust_into_band(scaled, budget, lower=lower, cost=lambda a: _cost(a, metric, size, num_classes))
+        if not shallower:
+            raise FitError(f"{metric} {cost(_LOW):,} at the narrowest widths, over the budget {budget:.6g}")
+        try:
+            fit = _compound_to_budget(arch, budget, metric=metric, resolution=size, num_classes=num_classes)
+        except FitError:
+            least = _cost(scale(arch, depth=COMPOUND_ALPHA**_PHI_LOW, width=COMPOUND_BETA**_PHI_LOW), metric, size,
+                          num_classes)  # fmt: skip
+            raise FitError(f"{metric} {cost(_LOW):,} at the narrowest widths and {least:,} at one block a stage, "
+                           f"over the budget {budget:.6g}") from None  # fmt: skip
+        fit = dataclasses.replace(fit, arch=dataclasses.replace(fit.arch, name=name or fit.arch.name))
+    else:
+        width = max(_LOW, _largest_within(cost, budget, _LOW, _HIGH))
+        fit = Fit(scale(arch, width=width, name=name or f"{arch.name}-w{width:g}"), width, cost(width), before)
+    if fit.cost < lower * budget and adjust:
+        landed = adjust_into_band(fit.arch, budget, lower=lower, cost=lambda a: _cost(a, metric, size, num_classes))
         if landed is not None:
             steps = (
                 landed.head.channels
-                - scaled.head.channels
+                - fit.arch.head.channels
                 + landed.stem.channels
-                - scaled.stem.channels
-                + sum(a.channels - b.channels for a, b in zip(landed.stages, scaled.stages, strict=True))
+                - fit.arch.stem.channels
+                + sum(a.channels - b.channels for a, b in zip(landed.stages, fit.arch.stages, strict=True))
             ) // _STEP
-            return Fit(landed, width, _cost(landed, metric, size, num_classes), before, adjusted=steps)
-    if fitted < lower * budget:
-        raise FitError(f"channel rounding leaves {metric} {fitted:,} at width x{width:g}, below "
+            return dataclasses.replace(fit, arch=landed, cost=_cost(landed, metric, size, num_classes), adjusted=steps)
+    if fit.cost < lower * budget:
+        how = f"width x{fit.width:g}" if fit.rule == "width" else f"phi {fit.phi:g} (depth x{fit.depth:g})"
+        raise FitError(f"channel rounding leaves {metric} {fit.cost:,} at {how}, below "
                        f"{lower:g} x budget = {lower * budget:.6g}")  # fmt: skip
-    return Fit(scaled, width, fitted, before)
+    return fit
 
 
 _STEP = 8  # one channel-rounding step (``round_filters``' divisor)

@@ -211,6 +211,8 @@ class TrialEvaluator:
             attrs["skipped"] = f"cannot land in {band}: {exc}; not trained"
             return None
         attrs.update(fit_width=fit.width, cost_before_fit=float(fit.cost_before))
+        if fit.rule == "compound":  # too deep for the budget: made shallower by the compound rule
+            attrs.update(fit_depth=fit.depth, fit_phi=fit.phi)
         if fit.adjusted:
             attrs["fit_adjusted"] = fit.adjusted  # 8-channel steps that landed it in the band
         return fit.arch

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from scaling import FitError, fit_to_budget, scale, scale_to_budget
@@ -102,3 +104,42 @@ def test_adjustment_lands_what_channel_rounding_left_below_the_band():
         assert 0.9e8 <= count_flops(fit.arch, resolution=224, num_classes=1000) == fit.cost <= 1e8
         assert (fit.adjusted > 0) == (not plain_lands)
     assert missed >= 10  # the case is common: about 4 in 10 of these points miss without adjustment
+
+
+def test_a_network_too_deep_for_the_budget_is_made_shallower_by_the_compound_rule():
+    """Random points of the 25M budget-centred space (B0's depth -3..+1 per stage): most are
+    over 25M even at their narrowest widths. ``shallower`` lands those it can by EfficientNet's
+    compound rule (P1 Eq. 3), never over the budget; the others still say why they cannot land."""
+    import random
+
+    from scaling import COMPOUND_ALPHA, COMPOUND_BETA
+    from search_spaces import MBConvSpace
+
+    space = MBConvSpace(base=B0, layers=(-3, -2, -1, 0, 1))
+    rng = random.Random(0)
+    too_deep = rescued = 0
+    for _ in range(60):
+        arch = space.decode({k: rng.choice(v) for k, v in space.choices().items()})
+        try:
+            plain = fit_to_budget(arch, 25e6, lower=0.9, adjust=True)
+        except FitError as exc:
+            plain = None
+            too_deep += "at the narrowest widths" in str(exc)
+        try:
+            fit = fit_to_budget(arch, 25e6, lower=0.9, adjust=True, shallower=True, name="candidate")
+        except FitError as exc:
+            assert plain is None and "at the narrowest widths and" in str(exc)  # at one block a stage, still over
+            continue
+        assert 22.5e6 <= count_flops(fit.arch, resolution=224, num_classes=1000) == fit.cost <= 25e6
+        assert fit.arch.name == "candidate"
+        if plain is not None:  # a network that fits by width is fitted exactly as without the option
+            assert fit == dataclasses.replace(plain, arch=dataclasses.replace(plain.arch, name="candidate"))
+            continue
+        rescued += 1
+        assert fit.rule == "compound" and fit.phi is not None and fit.phi < 0
+        assert fit.depth == pytest.approx(COMPOUND_ALPHA**fit.phi)
+        assert fit.width == pytest.approx(COMPOUND_BETA**fit.phi)
+        assert sum(s.repeats for s in fit.arch.stages) < sum(s.repeats for s in arch.stages)
+        if not fit.adjusted:
+            assert fit.arch == scale(arch, depth=fit.depth, width=fit.width, name="candidate")
+    assert too_deep >= 30 and rescued >= 20  # measured: 40 of 60 too deep, 24 of them landed

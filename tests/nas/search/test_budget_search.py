@@ -66,6 +66,24 @@ def test_a_candidate_that_cannot_land_is_not_trained(cli, write_spec, trials_csv
         assert row["accuracy"] == "" and float(row["reward"]) == 0.0 and row["train_seconds"] == ""
 
 
+def test_a_candidate_too_deep_for_the_budget_is_made_shallower_and_trained(cli, write_spec, trials_csv, tmp_path):
+    # B0 one block deeper in every stage, expansion 3 everywhere: over 25M at any width, so the
+    # fit makes each candidate shallower and narrower by EfficientNet's compound rule instead
+    out = tmp_path / "run"
+    spec = budget_spec(write_spec, space={"layers": [1], "expand": [3], "kernel": [3]}, target={"flops": 25e6},
+                       search={"trials": 2})  # fmt: skip
+    code, _, err = cli("search", spec, "--out", out)
+    assert code == 0, err
+    table = trials_csv(out)
+    assert len(table) == 2
+    for row in table:
+        assert row["reason"] == "" and row["accuracy"] != "" and 0.9 * 25e6 <= float(row["flops"]) <= 25e6
+        assert 0 < float(row["fit_depth"]) < 1 and float(row["cost_before_fit"]) > 25e6
+    best = architecture_from_dict(json.loads((out / "best.json").read_text()))
+    sampled = 16 + len(best.stages)  # B0's 16 blocks, one more in every stage
+    assert sum(s.repeats for s in best.stages) < sampled
+
+
 def one_network_space(tmp_path) -> dict[str, Any]:
     """A space of one network: a base whose stages all use kernel 3 and expansion 6, and single choices."""
     b0 = json.loads(preset_path("efficientnet-b0").read_text())
