@@ -177,9 +177,9 @@ def trial_minutes(run: Path) -> float:
     last trial's end (the study's own timestamps; verification not included)."""
     storage = f"sqlite:///{run / 'study.db'}"
     (name,) = optuna.get_all_study_names(storage)
-    trials = [t for t in optuna.load_study(study_name=name, storage=storage).trials if t.datetime_complete]
-    start = min(t.datetime_start for t in trials if t.datetime_start)
-    return (max(t.datetime_complete for t in trials) - start).total_seconds() / 60  # type: ignore[type-var]
+    spans = [(t.datetime_start, t.datetime_complete) for t in optuna.load_study(study_name=name, storage=storage).trials
+             if t.datetime_start is not None and t.datetime_complete is not None]  # fmt: skip
+    return (max(end for _, end in spans) - min(start for start, _ in spans)).total_seconds() / 60
 
 
 def equal_time(spec: dict[str, Any], found_run: Path) -> dict[str, Any]:
