@@ -13,7 +13,8 @@ search strategies, at the user's budget.
 2. The arms (``--arms random,evolution:1,training_aware,...``): the same search with another
    ``search.sampler`` (and search seed), or with EfficientNetV2's training-aware objective in
    the same FLOPs band; the same space, fit, proxy, verification and trial cap. Each arm's
-   verified winner is trained beside the found network.
+   verified winner is trained beside the found network. ``--arm-time equal`` gives each arm
+   the found search's trial wall time instead of its trial cap (``equal_time``).
 3. The naive networks: ``efficientnet-b0`` scaled to the budget by every rule of
    ``--rules`` (``scaling.NAIVE_RULES``: width only, EfficientNet's compound rule, depth
    halved then width; ``scaling.scale_to_budget``), and width-scaled to ``--naive-at``
