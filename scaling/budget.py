@@ -5,7 +5,9 @@ head) by one multiplier, with the usual channel rounding (``round_filters``), fo
 bisection on the exact analytic count: the largest multiplier whose cost is at most T.
 Rounding makes cost a step function of the multiplier, so a fit lands in [lower * T, T]
 only where a step falls there; otherwise the network cannot land, and the reason says by
-how much it misses.
+how much it misses. A network too deep for the budget at any width can instead be made
+shallower and narrower together by the compound rule below (``fit_to_budget(shallower=True)``,
+what a search's fit does).
 
 The naive baselines are the obvious alternatives every search is compared with, the
 base scaled to the budget by a fixed rule (``NAIVE_RULES``), its resolution kept:

@@ -47,14 +47,20 @@ class Case:
 OLD_100M = {"own": "found_vs_naive_100m_own_rules.json", "plain": "found_vs_naive_100m_plain.json"}
 OLD_25M = {"own": "found_vs_naive_25m_own_rules.json", "plain": "found_vs_naive_25m_plain.json"}
 NEW_100M = {"own": "found_vs_naive_100m_budget_space_own.json", "plain": "found_vs_naive_100m_budget_space_plain.json"}
+NEW_25M = {"own": "found_vs_naive_25m_budget_space_own.json", "plain": "found_vs_naive_25m_budget_space_plain.json"}
 PIPELINE_VERIFY = "pipeline_fashion_mnist"
 RANDOM_VERIFY = "found_vs_naive_100m_budget_space_random"
 CENTRED = "100M, space centred on the budget"
+CENTRED_25M = "25M, space centred on the budget"
 CASES = [
     Case("25M, space around B0's depth (TPE)", "found", "width", OLD_25M),
     Case("100M, space around B0's depth (TPE)", "found", "width", OLD_100M),
     *[Case(f"{CENTRED} (TPE)", "found", rule, NEW_100M, PIPELINE_VERIFY) for rule in NAIVE_NUMBERS],
     *[Case(f"{CENTRED} (random)", "random search", rule, NEW_100M, RANDOM_VERIFY) for rule in NAIVE_NUMBERS],
+    *[Case(f"{CENTRED_25M} (TPE)", "found", rule, NEW_25M, "found_vs_naive_25m_budget_space_found")
+      for rule in NAIVE_NUMBERS],
+    *[Case(f"{CENTRED_25M} (random)", "random search", rule, NEW_25M, "found_vs_naive_25m_budget_space_random")
+      for rule in NAIVE_NUMBERS],
 ]
 
 
