@@ -123,13 +123,7 @@ def fit_to_budget(
     if cost(_LOW) > budget:
         if not shallower:
             raise FitError(f"{metric} {cost(_LOW):,} at the narrowest widths, over the budget {budget:.6g}")
-        try:
-            fit = _compound_to_budget(arch, budget, metric=metric, resolution=size, num_classes=num_classes)
-        except FitError:
-            least = _cost(scale(arch, depth=COMPOUND_ALPHA**_PHI_LOW, width=COMPOUND_BETA**_PHI_LOW), metric, size,
-                          num_classes)  # fmt: skip
-            raise FitError(f"{metric} {cost(_LOW):,} at the narrowest widths and {least:,} at one block a stage, "
-                           f"over the budget {budget:.6g}") from None  # fmt: skip
+        fit = _shallower(arch, budget, metric=metric, resolution=size, num_classes=num_classes)
         fit = dataclasses.replace(fit, arch=dataclasses.replace(fit.arch, name=name or fit.arch.name))
     else:
         width = max(_LOW, _largest_within(cost, budget, _LOW, _HIGH))
@@ -137,14 +131,8 @@ def fit_to_budget(
     if fit.cost < lower * budget and adjust:
         landed = adjust_into_band(fit.arch, budget, lower=lower, cost=lambda a: _cost(a, metric, size, num_classes))
         if landed is not None:
-            steps = (
-                landed.head.channels
-                - fit.arch.head.channels
-                + landed.stem.channels
-                - fit.arch.stem.channels
-                + sum(a.channels - b.channels for a, b in zip(landed.stages, fit.arch.stages, strict=True))
-            ) // _STEP
-            return dataclasses.replace(fit, arch=landed, cost=_cost(landed, metric, size, num_classes), adjusted=steps)
+            return dataclasses.replace(fit, arch=landed, cost=_cost(landed, metric, size, num_classes),
+                                       adjusted=_steps_between(fit.arch, landed))  # fmt: skip
     if fit.cost < lower * budget:
         how = f"width x{fit.width:g}" if fit.rule == "width" else f"phi {fit.phi:g} (depth x{fit.depth:g})"
         raise FitError(f"channel rounding leaves {metric} {fit.cost:,} at {how}, below "
@@ -154,6 +142,26 @@ def fit_to_budget(
 
 _STEP = 8  # one channel-rounding step (``round_filters``' divisor)
 _MAX_STEPS = 64
+
+
+def _shallower(arch: Architecture, budget: float, *, metric: str, resolution: int, num_classes: int) -> Fit:
+    """A network too deep for ``budget`` at any width, scaled down by the compound rule
+    (``_compound_to_budget``); ``FitError`` if even one block a stage at the narrowest widths is over."""
+    try:
+        return _compound_to_budget(arch, budget, metric=metric, resolution=resolution, num_classes=num_classes)
+    except FitError:
+        narrowest = _cost(scale(arch, width=_LOW), metric, resolution, num_classes)
+        least = _cost(scale(arch, depth=COMPOUND_ALPHA**_PHI_LOW, width=COMPOUND_BETA**_PHI_LOW), metric, resolution,
+                      num_classes)  # fmt: skip
+        raise FitError(f"{metric} {narrowest:,} at the narrowest widths and {least:,} at one block a stage, "
+                       f"over the budget {budget:.6g}") from None  # fmt: skip
+
+
+def _steps_between(before: Architecture, after: Architecture) -> int:
+    """The 8-channel steps ``adjust_into_band`` added to ``before`` (stem, head and every stage)."""
+    added = after.head.channels - before.head.channels + after.stem.channels - before.stem.channels
+    added += sum(a.channels - b.channels for a, b in zip(after.stages, before.stages, strict=True))
+    return added // _STEP
 
 
 def adjust_into_band(
