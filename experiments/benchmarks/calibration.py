@@ -52,15 +52,14 @@ PIPELINE_VERIFY = "pipeline_fashion_mnist"
 RANDOM_VERIFY = "found_vs_naive_100m_budget_space_random"
 CENTRED = "100M, space centred on the budget"
 CENTRED_25M = "25M, space centred on the budget"
+FOUND_25M_VERIFY, RANDOM_25M_VERIFY = "found_vs_naive_25m_budget_space_found", "found_vs_naive_25m_budget_space_random"
 CASES = [
     Case("25M, space around B0's depth (TPE)", "found", "width", OLD_25M),
     Case("100M, space around B0's depth (TPE)", "found", "width", OLD_100M),
     *[Case(f"{CENTRED} (TPE)", "found", rule, NEW_100M, PIPELINE_VERIFY) for rule in NAIVE_NUMBERS],
     *[Case(f"{CENTRED} (random)", "random search", rule, NEW_100M, RANDOM_VERIFY) for rule in NAIVE_NUMBERS],
-    *[Case(f"{CENTRED_25M} (TPE)", "found", rule, NEW_25M, "found_vs_naive_25m_budget_space_found")
-      for rule in NAIVE_NUMBERS],
-    *[Case(f"{CENTRED_25M} (random)", "random search", rule, NEW_25M, "found_vs_naive_25m_budget_space_random")
-      for rule in NAIVE_NUMBERS],
+    *[Case(f"{CENTRED_25M} (TPE)", "found", rule, NEW_25M, FOUND_25M_VERIFY) for rule in NAIVE_NUMBERS],
+    *[Case(f"{CENTRED_25M} (random)", "random search", rule, NEW_25M, RANDOM_25M_VERIFY) for rule in NAIVE_NUMBERS],
 ]
 
 
