@@ -272,6 +272,13 @@ def _write_pareto(out: OutputDir, plan: RunPlan, front: list[FrozenTrial]) -> No
         pareto.write(f"trial-{t.number:04d}.json", dumps_architecture(arch, _metrics(t)))
 
 
+def wall_seconds(trials: list[FrozenTrial]) -> float:
+    """A search's wall time: its first trial's start to its last trial's end (0 without both)."""
+    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
+    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
+    return (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+
+
 def _summary_lines(plan: RunPlan, trials: list[FrozenTrial], choice: Choice) -> list[str]:
     """The report's head: what ran, how long, and what was chosen."""
     spec, objective = plan.spec, plan.objective
@@ -280,9 +287,7 @@ def _summary_lines(plan: RunPlan, trials: list[FrozenTrial], choice: Choice) -> 
         states[t.state.name] = states.get(t.state.name, 0) + 1
     seconds = sum(t.user_attrs.get("seconds", 0.0) for t in trials)
     train_seconds = sum(t.user_attrs.get("train_seconds", 0.0) for t in trials)
-    starts = [t.datetime_start for t in trials if t.datetime_start is not None]
-    ends = [t.datetime_complete for t in trials if t.datetime_complete is not None]
-    wall = (max(ends) - min(starts)).total_seconds() if starts and ends else 0.0
+    wall = wall_seconds(trials)
     key, metric, budget = objective.score_key, plan.cost_metric, objective.budget
     lines = [
         f"# {spec.name}",

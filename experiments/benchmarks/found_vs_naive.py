@@ -66,6 +66,7 @@ from nas import journal
 from nas.measure.costs import measure_speeds
 from nas.measure.stats import paired_gap
 from nas.progress import format_duration
+from nas.report import wall_seconds
 from nas.spec import SAMPLERS
 from nas.training.data import DataSpec
 from nas.training.threads import worker_threads
@@ -178,9 +179,7 @@ def trial_minutes(run: Path) -> float:
     last trial's end (the study's own timestamps; verification not included)."""
     storage = f"sqlite:///{run / 'study.db'}"
     (name,) = optuna.get_all_study_names(storage)
-    spans = [(t.datetime_start, t.datetime_complete) for t in optuna.load_study(study_name=name, storage=storage).trials
-             if t.datetime_start is not None and t.datetime_complete is not None]  # fmt: skip
-    return (max(end for _, end in spans) - min(start for start, _ in spans)).total_seconds() / 60
+    return wall_seconds(optuna.load_study(study_name=name, storage=storage).trials) / 60
 
 
 def equal_time(spec: dict[str, Any], found_run: Path) -> dict[str, Any]:
