@@ -116,16 +116,23 @@ def one_search(args: argparse.Namespace, sampler: str, seed: int, eval_seeds: li
     done = [t for t in study.trials if t.user_attrs.get("reward") is not None]
     top = max(done, key=lambda t: (t.user_attrs["reward"], -t.number))
     arch = architecture_from_record(top.user_attrs["architecture"])
-    return {"sampler": sampler, "seed": seed, "best_seen": top.user_attrs["reward"], "pick": top.number,
-            "architecture": architecture_to_dict(arch), "flops": top.user_attrs["flops"],
+    return {"sampler": sampler, "seed": seed, "setting": setting(args), "best_seen": top.user_attrs["reward"],
+            "pick": top.number, "architecture": architecture_to_dict(arch), "flops": top.user_attrs["flops"],
             "retrained": retrained(plan, arch, top.user_attrs["flops"], eval_seeds, args.budget),
             "trials": len(study.trials), "scored": len(done), "seconds": seconds}  # fmt: skip
 
 
+def setting(args: argparse.Namespace) -> dict[str, Any]:
+    """What a journalled search must share with this run to stand for one of its searches."""
+    return {"budget": args.budget, "trials": None if args.minutes is not None else args.trials, "minutes": args.minutes,
+            "dataset": args.dataset, "train_size": args.train_size, "resolution": args.resolution,
+            "epochs": args.epochs, "eval_seeds": args.eval_seeds}  # fmt: skip
+
+
 def run_searches(args: argparse.Namespace, out: Path, samplers: list[str]) -> dict[tuple[str, int], dict[str, Any]]:
-    """Every (sampler, search seed)'s record, from the journal where it finished before."""
+    """Every (sampler, search seed)'s record, from the journal where it finished before with this setting."""
     log = out / SEARCHES
-    records = {(r["sampler"], r["seed"]): r for r in journal.read(log)}
+    records = {(r["sampler"], r["seed"]): r for r in journal.read(log) if r.get("setting") == setting(args)}
     eval_seeds = [1000 + i for i in range(args.eval_seeds)]
     for seed in range(args.seeds):
         for sampler in samplers:

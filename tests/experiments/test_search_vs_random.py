@@ -3,7 +3,9 @@ search, and a second run resumed from the journals without repeating a search or
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import importlib.util
 import json
 import subprocess
 import sys
@@ -48,3 +50,21 @@ def test_picks_train_in_full_and_a_second_run_repeats_nothing(tmp_path):
     assert len(journal.read(tmp_path / "searches.jsonl")) == 4
     assert len(journal.read(tmp_path / "full.jsonl")) == trained
     assert json.loads((tmp_path / "data.json").read_text())["full"]["test"] == full["test"]
+
+
+def test_a_journalled_search_of_another_setting_is_searched_again(tmp_path, monkeypatch):
+    spec = importlib.util.spec_from_file_location("benchmarks_search_vs_random", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = argparse.Namespace(budget=25e6, trials=2, minutes=None, dataset="digits", train_size=300, resolution=8,
+                              epochs=1, eval_seeds=1, seeds=1)  # fmt: skip
+    kept = {"sampler": "tpe", "seed": 0, "setting": module.setting(args), "retrained": 0.5}
+    journal.append(tmp_path / module.SEARCHES, kept)
+    other = {**kept, "sampler": "random", "setting": {**kept["setting"], "trials": 9}}  # another trial cap
+    journal.append(tmp_path / module.SEARCHES, other)
+    searched = []
+    monkeypatch.setattr(module, "one_search", lambda a, sampler, seed, e: searched.append(sampler) or
+                        {"sampler": sampler, "seed": seed, "setting": module.setting(a), "retrained": 0.4})  # fmt: skip
+    records = module.run_searches(args, tmp_path, ["tpe", "random"])
+    assert searched == ["random"] and records[("tpe", 0)] == kept and records[("random", 0)]["retrained"] == 0.4
