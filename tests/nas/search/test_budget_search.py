@@ -122,6 +122,8 @@ def test_each_network_is_trained_and_verified_once(cli, write_spec, trials_csv, 
     assert "naive `width` (B0 scaled to the budget by the width rule)" in report
     assert "best trial - it: +0.00 points, 95% CI [+0.00, +0.00] (2 seeds)" in report
     assert "the search found nothing better than the strongest naive network" in report  # the space holds one network
+    cost = sum(r["seconds"] for r in runs)  # what verification cost: the naive networks' runs too
+    assert f"Verification cost {cost:.0f} s of training in {len(runs)} runs (the naive networks' included)" in report
     best = json.loads((out / "best.json").read_text())["metrics"]
     assert best["naive"] is True and best["naive_rule"] in ("width", "compound", "half_depth")
     assert best["versus_naive"]["seeds"] == 2
