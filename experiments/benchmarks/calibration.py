@@ -53,6 +53,9 @@ RANDOM_VERIFY = "found_vs_naive_100m_budget_space_random"
 CENTRED = "100M, space centred on the budget"
 CENTRED_25M = "25M, space centred on the budget"
 FOUND_25M_VERIFY, RANDOM_25M_VERIFY = "found_vs_naive_25m_budget_space_found", "found_vs_naive_25m_budget_space_random"
+NATIVE_FILES = {"own": "found_vs_naive_native_own.json", "plain": "found_vs_naive_native_plain.json"}
+NATIVE = "native, 2.2M at 32 px"
+FOUND_NATIVE_VERIFY, RANDOM_NATIVE_VERIFY = "found_vs_naive_native_found", "found_vs_naive_native_random"
 CASES = [
     Case("25M, space around B0's depth (TPE)", "found", "width", OLD_25M),
     Case("100M, space around B0's depth (TPE)", "found", "width", OLD_100M),
@@ -60,6 +63,8 @@ CASES = [
     *[Case(f"{CENTRED} (random)", "random search", rule, NEW_100M, RANDOM_VERIFY) for rule in NAIVE_NUMBERS],
     *[Case(f"{CENTRED_25M} (TPE)", "found", rule, NEW_25M, FOUND_25M_VERIFY) for rule in NAIVE_NUMBERS],
     *[Case(f"{CENTRED_25M} (random)", "random search", rule, NEW_25M, RANDOM_25M_VERIFY) for rule in NAIVE_NUMBERS],
+    *[Case(f"{NATIVE} (TPE)", "found", rule, NATIVE_FILES, FOUND_NATIVE_VERIFY) for rule in NAIVE_NUMBERS],
+    *[Case(f"{NATIVE} (random)", "random search", rule, NATIVE_FILES, RANDOM_NATIVE_VERIFY) for rule in NAIVE_NUMBERS],
 ]
 
 
