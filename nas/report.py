@@ -152,9 +152,9 @@ def _fmt(value: Any, kind: str) -> str:
 
 
 def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_seconds: float,
-                        run_dir: Path) -> list[str]:  # fmt: skip
+                        runs: dict[tuple[int, int, int], dict[str, Any]]) -> list[str]:  # fmt: skip
     """The verification table: proxy score, verified mean +- std, and whether the ranking held,
-    and what verification cost: every run of its journal (the naive networks' and every rung's)."""
+    and what verification cost: every run of its journal ``runs`` (the naive networks' and every rung's)."""
     if not verified:
         return []
     v, objective = plan.spec.verify, plan.objective
@@ -162,13 +162,13 @@ def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_sec
     rows = sorted(verified.values(), key=lambda r: objective.sort_key(r.proxy, r.cost, r.trial))
     by_verified = sorted(rows, key=lambda r: objective.sort_key(r.mean, r.cost, r.trial))
     tau = kendall_tau([r.proxy for r in rows], [r.mean for r in rows])
-    runs = read_runs(run_dir).values()
-    cost = sum(float(r["seconds"]) for r in runs)
+    cost = sum(float(r["seconds"]) for r in runs.values())
+    naive = " (the naive networks' included)" if any(trial in NAIVE_NUMBERS.values() for trial, _, _ in runs) else ""
     kind = "acc" if key == "accuracy" else "r"
     lines = ["", f"## Verification (top {len(rows)} by proxy {key})", "",
              f"Retrained with {v.seeds} seeds, {v.epochs} epochs, {v.train_size or 'all'} training images each"
              + (f" (the last of {len(plan.verify_ladder)} rungs)" if len(plan.verify_ladder) > 1 else "") + ". "
-             f"Verification cost {cost:.0f} s of training in {len(runs)} runs (the naive networks' included), "
+             f"Verification cost {cost:.0f} s of training in {len(runs)} runs{naive}, "
              f"reported apart from the search's {search_seconds:.0f} s. "
              f"Kendall tau between the proxy and the verified order: {tau:.2f}.",
              "", f"| trial | proxy {key} | proxy rank | verified {key} (mean ± std, runs) | verified rank | held |",
@@ -180,13 +180,14 @@ def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_sec
     return lines
 
 
-def _rung_lines(plan: RunPlan, run_dir: Path) -> list[str]:
+def _rung_lines(plan: RunPlan, runs: dict[tuple[int, int, int], dict[str, Any]]) -> list[str]:
     """With verification rungs (successive halving): each network's mean verified score on
-    every rung it reached, best of the last rung first, and what the rungs cost in all."""
+    every rung it reached (``runs``: the verification journal), best of the last rung first,
+    and what the rungs cost in all."""
     ladder = plan.verify_ladder
     if len(ladder) < 2:
         return []
-    key, runs = plan.objective.score_key, read_runs(run_dir)
+    key = plan.objective.score_key
     scores: dict[int, dict[int, list[float]]] = {}
     for (trial, _, rung), r in runs.items():
         if r["status"] == "ok" and r.get(key) is not None:
@@ -240,8 +241,9 @@ def write_reports(plan: RunPlan, study: optuna.Study, run_dir: Path, *, top_k: i
     _plot(out, plan, trials, front, choice.best, verified)
     lines = _summary_lines(plan, trials, choice)
     lines += _top_lines(plan, ranked_trials(study, plan.objective)[:top_k])
-    lines += _verification_lines(plan, verified, sum(t.user_attrs.get("seconds", 0.0) for t in trials), run_dir)
-    lines += _rung_lines(plan, run_dir)
+    runs = read_runs(run_dir)
+    lines += _verification_lines(plan, verified, sum(t.user_attrs.get("seconds", 0.0) for t in trials), runs)
+    lines += _rung_lines(plan, runs)
     lines += ["", f"## Pareto set ({len(front)}, `pareto/`)", "", "| trial | accuracy | cost |", "|---|---|---|"]
     for t in front:
         lines.append(f"| {t.number} | {_fmt(t.user_attrs['accuracy'], 'acc')} | {t.user_attrs['cost']:.6g} |")

@@ -73,7 +73,6 @@ class Verified:
     std: float
     runs: int
     accuracy_mean: float
-    seconds: float
     cost: float
 
 
@@ -290,7 +289,6 @@ def summarize(objective: Objective, chosen: list[Any],
             std=statistics.stdev(scores) if len(scores) > 1 else 0.0,
             runs=len(scores),
             accuracy_mean=statistics.fmean(float(r["accuracy"]) for r in runs),
-            seconds=sum(float(r["seconds"]) for r in runs),
             cost=float(t.user_attrs["cost"]),
         )
     return out
