@@ -320,6 +320,19 @@ def earlier_runs(path: Path, args: argparse.Namespace) -> dict[tuple[str, int], 
     return out
 
 
+def found_from(path: Path) -> tuple[Path, float | None, float, dict[str, Any], Architecture, Target]:
+    """The found network of an earlier results file, with its search run, search seconds,
+    budget, ``best.json`` and target. The network is the searched one, with its own dropout
+    and drop-path (``found_best_json``), not the ``found`` row's, which is as that file's
+    recipe trained it (``plain`` strips both); files without it fall back to the row."""
+    earlier = json.loads(path.read_text())
+    best = earlier.get("found_best_json") or {}
+    row = next(n for n in earlier["networks"] if n["label"] == "found")
+    found = architecture_from_dict(best or row["architecture"])
+    target = Target(**earlier.get("target", {}))
+    return Path(earlier["search_run"]), earlier.get("search_seconds"), float(earlier["budget"]), best, found, target
+
+
 def match_flops(points: list[tuple[float, float]], accuracy: float) -> tuple[str, float]:
     """The FLOPs naive scaling needs for ``accuracy``, from (FLOPs, mean accuracy) points.
 
@@ -391,11 +404,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
 
     if args.found_from:
-        earlier = json.loads(Path(args.found_from).read_text())
-        row = next(n for n in earlier["networks"] if n["label"] == "found")
-        run, search_seconds, budget = Path(earlier["search_run"]), earlier.get("search_seconds"), earlier["budget"]
-        best, found = earlier["found_best_json"], architecture_from_dict(row["architecture"])
-        target = Target(**earlier.get("target", {}))
+        run, search_seconds, budget, best, found, target = found_from(Path(args.found_from))
     else:
         run, search_seconds = search(args, out)
         best = json.loads((run / "best.json").read_text())

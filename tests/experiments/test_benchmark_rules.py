@@ -125,6 +125,20 @@ def test_runs_from_a_nas_run_directory_take_only_the_same_recipe(tmp_path):
     assert runs[("aaaa", 0)]["label"] == "found-phi0-seed0"  # not the progressive run
 
 
+def test_found_from_a_plain_results_file_is_the_searched_network():
+    """A plain-recipe file's ``found`` row was trained without dropout and drop-path; the
+    network taken from it is the search's own, so ``--recipe own`` trains it with both."""
+    path = ROOT / "experiments" / "data" / "found_vs_naive_native_plain.json"
+    row = next(n for n in json.loads(path.read_text())["networks"] if n["label"] == "found")
+    assert row["architecture"]["dropout"] == 0.0
+    run, _, budget, best, found, target = found_vs_naive.found_from(path)
+    assert (found.dropout, found.drop_path) == (best["dropout"], best["drop_path"]) == (0.2, 0.2)
+    assert architecture_hash(found_vs_naive.recipe_arch(found, "plain")) == architecture_hash(
+        found_vs_naive.architecture_from_dict(row["architecture"])
+    )
+    assert (budget, target.resolution, run.name) == (2.2e6, 32, "search")
+
+
 def test_the_reports_overstatement_figures_are_the_calibration_tables():
     """report.md's warning beside verified gaps quotes the measured calibration, rounded."""
     from nas.report import VERIFIED_OVERSTATEMENT
