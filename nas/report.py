@@ -165,12 +165,16 @@ def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_sec
     cost = sum(float(r["seconds"]) for r in runs.values())
     naive = " (the naive networks' included)" if any(trial in NAIVE_NUMBERS.values() for trial, _, _ in runs) else ""
     kind = "acc" if key == "accuracy" else "r"
-    lines = ["", f"## Verification (top {len(rows)} by proxy {key})", "",
+    entered = {trial for trial, _, rung in runs if rung == 0 and trial not in NAIVE_NUMBERS.values()}
+    ladder = len(plan.verify_ladder) > 1
+    last = f", {len(rows)} on the last rung" if ladder else ""
+    top = f"top {len(entered) if ladder else len(rows)} by proxy {key}{last}"
+    held = f"Kendall tau between the proxy and the verified order: {tau:.2f}." if len(rows) > 1 else ""
+    lines = ["", f"## Verification ({top})", "",
              f"Retrained with {v.seeds} seeds, {v.epochs} epochs, {v.train_size or 'all'} training images each"
-             + (f" (the last of {len(plan.verify_ladder)} rungs)" if len(plan.verify_ladder) > 1 else "") + ". "
+             + (f" (the last of {len(plan.verify_ladder)} rungs)" if ladder else "") + ". "
              f"Verification cost {cost:.0f} s of training in {len(runs)} runs{naive}, "
-             f"reported apart from the search's {search_seconds:.0f} s. "
-             f"Kendall tau between the proxy and the verified order: {tau:.2f}.",
+             f"reported apart from the search's {search_seconds:.0f} s. {held}".rstrip(),
              "", f"| trial | proxy {key} | proxy rank | verified {key} (mean ± std, runs) | verified rank | held |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for rank, r in enumerate(rows, 1):

@@ -308,6 +308,8 @@ def test_rungs_promote_the_best_third_and_carry_the_naive_networks(cli, write_sp
     assert best.get("trial") in on[1] or best["naive"] is True
     report = (out / "report.md").read_text()
     assert "## Verification rungs (the best 33% go on after each)" in report and "rung 2: 2 epochs" in report
+    entered, last = sorted(n for n in on[0] if n >= 0), sorted(n for n in on[1] if n >= 0)
+    assert f"## Verification (top {len(entered)} by proxy reward, {len(last)} on the last rung)" in report
     assert yaml.safe_load((out / "spec.yaml").read_text())["verify"]["epochs"] == 2  # the last rung's
     calls.clear()
     code, stdout, err = cli("search", "--resume", "--out", out)
