@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_minimal_spec_gets_defaults():
     spec = spec_from_dict({"target": {"flops": 4e8}})
     assert spec.objective.type == "mnas" and spec.objective.mode == "soft"
-    assert spec.search.sampler == "tpe" and spec.search.trials == 20 and spec.search.pruner == "median"
+    assert spec.search.sampler == "evolution" and spec.search.trials == 20 and spec.search.pruner == "median"
     assert spec.proxy.data.dataset == "digits" and spec.target.resolution == 224 and spec.target.cost == "flops"
     assert spec_from_dict({"objective": {"type": "pareto"}}).search.sampler == "nsga2"
+    assert spec_from_dict({"objective": {"type": "training_aware"}}).search.sampler == "tpe"
 
 
 def test_pruner_default_follows_the_executor():
