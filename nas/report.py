@@ -165,7 +165,7 @@ def _verification_lines(plan: RunPlan, verified: dict[int, Verified], search_sec
     cost = sum(float(r["seconds"]) for r in runs.values())
     naive = " (the naive networks' included)" if any(trial in NAIVE_NUMBERS.values() for trial, _, _ in runs) else ""
     kind = "acc" if key == "accuracy" else "r"
-    entered = {trial for trial, _, rung in runs if rung == 0 and trial not in NAIVE_NUMBERS.values()}
+    entered = {trial for trial, _, _ in runs if trial not in NAIVE_NUMBERS.values()}
     ladder = len(plan.verify_ladder) > 1
     last = f", {len(rows)} on the last rung" if ladder else ""
     top = f"top {len(entered) if ladder else len(rows)} by proxy {key}{last}"

@@ -457,7 +457,7 @@ class VerifySpec:
 
     ``rungs`` (successive halving, as in ASHA and BOHB): the top k climb rungs of growing
     training, and after each rung only the best ``promote`` share of them (at least one)
-    goes on; the naive networks run on every rung, and the last rung decides. ``epochs`` and
+    goes on; the last rung decides, and the naive networks run on it alone. ``epochs`` and
     ``train_size`` are then the last rung's. Left out: one rung, ``epochs`` on ``train_size``
     (``RunPlan.verify_ladder``).
     """

@@ -196,9 +196,10 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
     """Retrain the top-k candidates and every naive network with every seed not yet in ``verify.jsonl``.
 
     With rungs (``verify.rungs``, successive halving), the candidates climb them: after each
-    rung the best ``verify.promote`` share by mean verified score goes on (at least one), and
-    the naive networks run on every rung. Promotion is decided from the journal alone, so a
-    resumed verification promotes the same networks. The last rung's runs are returned.
+    rung the best ``verify.promote`` share by mean verified score goes on (at least one). The
+    naive networks (and a top-k trial that is one) run on the last rung only, which decides:
+    on the others they would be trained for nothing. Promotion is decided from the journal
+    alone, so a resumed verification promotes the same networks. The last rung's runs are returned.
     """
     spec, objective = plan.spec, plan.objective
     v = spec.verify
@@ -218,7 +219,8 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
     costs = _reward_costs(plan, run_dir)
     done: dict[tuple[int, int], dict[str, Any]] = {}
     for rung in range(len(ladder)):
-        entrants = climbing + [c for c in chosen if c.number in carried]
+        last = rung == len(ladder) - 1
+        entrants = climbing + ([c for c in chosen if c.number in carried] if last else [])
         done = {(t, s): r for (t, s, at), r in runs.items() if at == rung}
         todo = [(t, s) for t in entrants for s in seeds if (t.number, s) not in done]
         total = len(entrants) * len(seeds)
@@ -243,7 +245,7 @@ def run_verification(plan: RunPlan, study: optuna.Study, run_dir: Path, *,
                     f"acc {100 * accuracy:.2f}%" + (f"  reward {reward:.4f}" if reward is not None else "")
                     + (f"  ({reason})" if reason else "")
                     + f" | {seconds:.0f}s | left ~{format_duration(left)}")  # fmt: skip
-        if rung < len(ladder) - 1:
+        if not last:
             climbing = promoted(objective, climbing, summarize(objective, climbing, done), v.promote)
             log(f"verification: rung {rung + 1} promotes trials {', '.join(str(c.number) for c in climbing)}")
     return summarize(objective, chosen, done)

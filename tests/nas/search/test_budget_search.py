@@ -265,9 +265,9 @@ def test_a_warm_start_outside_the_space_is_a_spec_error(cli, write_spec, tmp_pat
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and not out.exists()
 
 
-def test_rungs_promote_the_best_third_and_carry_the_naive_networks(cli, write_spec, tmp_path, monkeypatch):
-    """Successive halving: every candidate and naive network on rung 1, the best third of the
-    candidates (by a stub's score) and every naive network on rung 2, which decides; resume runs nothing."""
+def test_rungs_promote_the_best_third_and_meet_the_naive_networks_on_the_last(cli, write_spec, tmp_path, monkeypatch):
+    """Successive halving: every candidate on rung 1, the best third of them (by a stub's score)
+    on rung 2, which decides, and the naive networks on rung 2 alone; resume runs nothing."""
     import nas.search.verify
 
     def score(arch: Any) -> float:  # a fixed, distinct score per network
@@ -300,7 +300,9 @@ def test_rungs_promote_the_best_third_and_carry_the_naive_networks(cli, write_sp
 
     climbing = sorted((n for n in on[0] if not is_naive(n)), key=lambda n: -score(
         architecture_from_dict(attrs[n]["architecture"])))  # fmt: skip
-    assert len(climbing) >= 2 and {n for n in on[0] if is_naive(n)} == {n for n in on[1] if is_naive(n)}
+    assert len(climbing) >= 2 and not any(is_naive(n) for n in on[0])
+    naive_hash = {NAIVE_NUMBERS[rule]: architecture_hash(plan.naive(rule).arch) for rule in NAIVE_NUMBERS}
+    assert {naive_hash[n] if n < 0 else attrs[n]["arch_hash"] for n in on[1] if is_naive(n)} == naive
     promoted = climbing[: -(-len(climbing) // 3)]  # the best third, rounded up
     assert {n for n in on[1] if not is_naive(n)} == set(promoted)
     assert "rung 1 promotes trials" in stdout and "rung 2/2" in stdout
@@ -308,7 +310,7 @@ def test_rungs_promote_the_best_third_and_carry_the_naive_networks(cli, write_sp
     assert best.get("trial") in on[1] or best["naive"] is True
     report = (out / "report.md").read_text()
     assert "## Verification rungs (the best 33% go on after each)" in report and "rung 2: 2 epochs" in report
-    entered, last = sorted(n for n in on[0] if n >= 0), sorted(n for n in on[1] if n >= 0)
+    entered, last = sorted(n for n in on[0] | on[1] if n >= 0), sorted(n for n in on[1] if n >= 0)
     assert f"## Verification (top {len(entered)} by proxy reward, {len(last)} on the last rung)" in report
     assert yaml.safe_load((out / "spec.yaml").read_text())["verify"]["epochs"] == 2  # the last rung's
     calls.clear()
