@@ -41,6 +41,10 @@ def test_picks_train_in_full_and_a_second_run_repeats_nothing(tmp_path):
     assert full["val"]["tpe"] == [next(r["val"] for r in full["runs"] if r["label"] == "tpe" and r["seed"] == k)
                                   for k in (0, 1)]  # fmt: skip
     assert set(full["versus_random_val"]) == {"tpe"} and set(full["versus_random_test"]) == {"tpe"}
+    assert set(full["versus_compound_val"]) == {"tpe", "random"} == set(full["versus_compound_test"])
+    gap = full["versus_compound_val"]["random"]  # paired by search seed
+    diffs = [a - b for a, b in zip(full["val"]["random"], full["val"]["compound"], strict=True)]
+    assert abs(gap["mean"] - sum(diffs) / len(diffs)) < 1e-9
     trained = len(journal.read(tmp_path / "full.jsonl"))
     assert trained <= 6  # two labels that picked one network at one seed share its run
 
