@@ -338,7 +338,8 @@ class RaySpec:
 
 @dataclass(frozen=True)
 class SearchSpec:
-    """How to search: sampler (default tpe, or nsga2 for pareto), trials, pruner, executor.
+    """How to search: sampler (default ``DEFAULT_SAMPLERS``: evolution for mnas, tpe for training_aware,
+    nsga2 for pareto), trials, pruner, executor.
 
     ``pruner`` stops hopeless trials of single-objective searches from their per-epoch proxy
     reward (or, with ``prune_on: tse``, the negated sum of their training losses so far):

@@ -293,7 +293,8 @@ def test_rungs_promote_the_best_third_and_meet_the_naive_networks_on_the_last(cl
     plan = RunPlan.load(out / "spec.yaml")
     study = optuna.load_study(study_name="s", storage=f"sqlite:///{out / 'study.db'}")
     attrs = {t.number: t.user_attrs for t in study.trials}
-    naive = {architecture_hash(plan.naive(rule).arch) for rule in ("width", "compound", "half_depth")}
+    naive_hash = {number: architecture_hash(plan.naive(rule).arch) for rule, number in NAIVE_NUMBERS.items()}
+    naive = set(naive_hash.values())
 
     def is_naive(number: int) -> bool:
         return number < 0 or attrs[number]["arch_hash"] in naive
@@ -301,7 +302,6 @@ def test_rungs_promote_the_best_third_and_meet_the_naive_networks_on_the_last(cl
     climbing = sorted((n for n in on[0] if not is_naive(n)), key=lambda n: -score(
         architecture_from_dict(attrs[n]["architecture"])))  # fmt: skip
     assert len(climbing) >= 2 and not any(is_naive(n) for n in on[0])
-    naive_hash = {NAIVE_NUMBERS[rule]: architecture_hash(plan.naive(rule).arch) for rule in NAIVE_NUMBERS}
     assert {naive_hash[n] if n < 0 else attrs[n]["arch_hash"] for n in on[1] if is_naive(n)} == naive
     promoted = climbing[: -(-len(climbing) // 3)]  # the best third, rounded up
     assert {n for n in on[1] if not is_naive(n)} == set(promoted)
