@@ -475,6 +475,23 @@ def speeds(out: Path, nets: list[Network], resolution: int) -> dict[str, dict[st
     return known
 
 
+def arm_gaps(nets: list[Network], by_seed: dict[str, dict[int, float]], strongest: str | None) -> dict[str, Any]:
+    """Each arm's winner minus the strongest naive network, paired by seed with its 95% t
+    interval (``nas.measure.stats.paired_gap``): whether another strategy (the default sampler
+    among them) beats the paper's rule where the found network does not. Empty without a
+    strongest naive network."""
+    gaps: dict[str, Any] = {}
+    for n in nets:
+        if n.naive or strongest is None:
+            continue
+        gap = paired_gap(by_seed[n.label], by_seed[strongest])
+        if gap is None:
+            continue
+        verdict = "it beats it" if gap.beats else ("it loses to it" if gap.loses else "no difference shown")
+        gaps[n.label] = {**gap.as_record(), "versus": strongest, "verdict": verdict, "text": gap.text()}
+    return gaps
+
+
 def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, int], dict[str, Any]],
            best: dict[str, Any], budget: float, search_seconds: float | None, run: Path,
            target: Target, at_budget: int, arm_runs: dict[str, dict[str, Any]]) -> None:  # fmt: skip
@@ -526,6 +543,9 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
     strongest = max(naive_means, key=lambda label: naive_means[label]) if naive_means else None
     if strongest is not None:
         print(f"the strongest naive network at the budget: {strongest}")
+    versus_naive = arm_gaps(nets[1:at_budget], by_seed, strongest)
+    for label, record in versus_naive.items():
+        print(f"{label} - {strongest}: {record['text']}: {record['verdict']}")
     points = [(float(n.flops), statistics.fmean(test[n.label])) for n in nets
               if n.naive and n.label.startswith("width") and test[n.label]]  # fmt: skip
     relation, matched, ratio = "", math.nan, math.nan
@@ -581,6 +601,7 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         "complete": complete,
         "gaps": gaps,
         "strongest_naive": strongest,
+        "arms_versus_strongest_naive": versus_naive,
         "flops_ratio": {"relation": relation, "naive_flops": matched, "ratio": ratio},
     }
     journal.write_data(Path(args.out) / "results.json", results)
