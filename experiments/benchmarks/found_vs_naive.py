@@ -64,7 +64,7 @@ import yaml
 
 from nas import journal
 from nas.measure.costs import measure_speeds
-from nas.measure.stats import paired_gap
+from nas.measure.stats import PairedGap, paired_gap
 from nas.progress import format_duration
 from nas.report import wall_seconds
 from nas.spec import SAMPLERS
@@ -475,21 +475,20 @@ def speeds(out: Path, nets: list[Network], resolution: int) -> dict[str, dict[st
     return known
 
 
-def arm_gaps(nets: list[Network], by_seed: dict[str, dict[int, float]], strongest: str | None) -> dict[str, Any]:
+def verdict(gap: PairedGap, who: str) -> str:
+    """Whether ``who`` beats the other network, loses to it, or neither, by the 95% interval."""
+    return f"{who} beats it" if gap.beats else (f"{who} loses to it" if gap.loses else "no difference shown")
+
+
+def arm_gaps(nets: list[Network], by_seed: dict[str, dict[int, float]], strongest: str | None) -> dict[str, PairedGap]:
     """Each arm's winner minus the strongest naive network, paired by seed with its 95% t
     interval (``nas.measure.stats.paired_gap``): whether another strategy (the default sampler
     among them) beats the paper's rule where the found network does not. Empty without a
     strongest naive network."""
-    gaps: dict[str, Any] = {}
-    for n in nets:
-        if n.naive or strongest is None:
-            continue
-        gap = paired_gap(by_seed[n.label], by_seed[strongest])
-        if gap is None:
-            continue
-        verdict = "it beats it" if gap.beats else ("it loses to it" if gap.loses else "no difference shown")
-        gaps[n.label] = {**gap.as_record(), "versus": strongest, "verdict": verdict, "text": gap.text()}
-    return gaps
+    if strongest is None:
+        return {}
+    gaps = {n.label: paired_gap(by_seed[n.label], by_seed[strongest]) for n in nets if not n.naive}
+    return {label: gap for label, gap in gaps.items() if gap is not None}
 
 
 def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, int], dict[str, Any]],
@@ -532,20 +531,19 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         gap = paired_gap(by_seed[found.label], by_seed[n.label])
         if gap is None:
             continue
-        verdict = "found beats it" if gap.beats else ("found loses to it" if gap.loses else "no difference shown")
         ours, theirs = speed.get(architecture_hash(found.arch), {}), speed.get(architecture_hash(n.arch), {})
         measured = [k for k in ("step_ms", "latency_ms") if k in ours and k in theirs]
         ratios: dict[str, float] = {"flops": found.flops / n.flops, **{k: ours[k] / theirs[k] for k in measured}}
-        print(f"found - {n.label}: {gap.text()}: {verdict}; found/it: "
+        print(f"found - {n.label}: {gap.text()}: {verdict(gap, 'found')}; found/it: "
               + ", ".join(f"{k} {v:.2f}x" for k, v in ratios.items()))  # fmt: skip
-        gaps[n.label] = {**gap.as_record(), "verdict": verdict, "found_over_it": ratios}
+        gaps[n.label] = {**gap.as_record(), "verdict": verdict(gap, "found"), "found_over_it": ratios}
     naive_means = {n.label: statistics.fmean(test[n.label]) for n in nets if n.naive and n.label in gaps}
     strongest = max(naive_means, key=lambda label: naive_means[label]) if naive_means else None
     if strongest is not None:
         print(f"the strongest naive network at the budget: {strongest}")
     versus_naive = arm_gaps(nets[1:at_budget], by_seed, strongest)
-    for label, record in versus_naive.items():
-        print(f"{label} - {strongest}: {record['text']}: {record['verdict']}")
+    for label, gap in versus_naive.items():
+        print(f"{label} - {strongest}: {gap.text()}: {verdict(gap, label)}")
     points = [(float(n.flops), statistics.fmean(test[n.label])) for n in nets
               if n.naive and n.label.startswith("width") and test[n.label]]  # fmt: skip
     relation, matched, ratio = "", math.nan, math.nan
@@ -601,7 +599,10 @@ def report(args: argparse.Namespace, nets: list[Network], done: dict[tuple[str, 
         "complete": complete,
         "gaps": gaps,
         "strongest_naive": strongest,
-        "arms_versus_strongest_naive": versus_naive,
+        "arms_versus_strongest_naive": {
+            label: {**gap.as_record(), "versus": strongest, "verdict": verdict(gap, label)}
+            for label, gap in versus_naive.items()
+        },
         "flops_ratio": {"relation": relation, "naive_flops": matched, "ratio": ratio},
     }
     journal.write_data(Path(args.out) / "results.json", results)

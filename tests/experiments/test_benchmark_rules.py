@@ -238,7 +238,10 @@ def test_each_arm_is_set_against_the_strongest_naive_network_seed_by_seed():
     gaps = found_vs_naive.arm_gaps(nets[1:], by_seed, data["strongest_naive"])
     assert sorted(gaps) == ["evolution search", "random search"]  # the naive networks are not arms
     evolution = gaps["evolution search"]
-    assert (evolution["versus"], evolution["verdict"]) == ("compound B0 phi-6.0257", "it beats it")
-    assert (round(100 * evolution["mean"], 2), round(100 * evolution["low"], 2)) == (0.44, 0.11)
-    assert round(100 * evolution["high"], 2) == 0.78
+    assert found_vs_naive.verdict(evolution, "evolution search") == "evolution search beats it"
+    assert (round(100 * evolution.mean, 2), round(100 * evolution.low, 2), round(100 * evolution.high, 2)) == (
+        0.44, 0.11, 0.78)  # fmt: skip
+    recorded = data["arms_versus_strongest_naive"]["evolution search"]
+    expected = {**evolution.as_record(), "versus": data["strongest_naive"], "verdict": "evolution search beats it"}
+    assert recorded == expected
     assert found_vs_naive.arm_gaps(nets[1:], by_seed, None) == {}
